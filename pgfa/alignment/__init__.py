@@ -1,0 +1,1 @@
+"""Test-time prototype-guided feature alignment (SPEC section 7)."""

@@ -1,0 +1,1 @@
+"""The `pgfa` command line."""

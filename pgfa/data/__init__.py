@@ -1,0 +1,1 @@
+"""Skeleton data: joint layouts, file formats, preprocessing, splits, the synthetic benchmark."""

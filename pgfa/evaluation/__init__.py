@@ -1,0 +1,1 @@
+"""Metrics, evaluation of a run, reports and plots."""

@@ -1,0 +1,1 @@
+"""Networks: the skeleton graph, backbones (ST-GCN) and the skeleton-to-text projection."""

@@ -1,0 +1,1 @@
+"""Class texts and their sentence embeddings: class files, frozen encoders, the on-disk cache."""
