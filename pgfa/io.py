@@ -1,0 +1,67 @@
+"""Small file helpers shared by every writer: atomic writes, cache location.
+
+Outputs are written to a temporary name in the destination folder and then
+renamed, so an interrupted run never leaves a half-written file where a good
+one was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then rename ``tmp_path`` onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> Path:
+    def _save(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.save(f, array)
+
+    return atomic_write(path, _save)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+def cache_dir() -> Path:
+    """pgfa's cache root: ``$PGFA_CACHE``, else ``$XDG_CACHE_HOME/pgfa``, else ``~/.cache/pgfa``."""
+    if os.environ.get("PGFA_CACHE"):
+        return Path(os.environ["PGFA_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pgfa"
