@@ -1,0 +1,137 @@
+"""``pgfa`` command line: train, evaluate, demo."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pgfa.config import TrainConfig
+
+
+def _threads() -> None:
+    import torch
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a zero-shot model on the seen classes of a dataset")
+    p.add_argument("--data", required=True,
+                   help="X_data.npy (+ X_label.npy), a folder with train_/test_ pairs, a pyskl .pkl, or 'synthetic'")
+    p.add_argument("--unseen", required=True, help="comma-separated unseen class indices (0-based), e.g. 3,7,11")
+    p.add_argument("--out", required=True, help="run folder to create (or to resume, with the same options)")
+    p.add_argument("--classes", help="class file (one 'name' or 'name<TAB>description' per line) or a built-in dataset name")
+    p.add_argument("--text-encoder", default=None, help="minilm (default), mpnet, or a local model folder")
+    p.add_argument("--text", dest="text_mode", choices=("name", "description", "both"), default=None,
+                   help="which class text to embed (default: description where there is one)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--alpha", type=float, help="support factor for alignment at evaluation (fixed now, not tuned)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override any config field")
+    p.add_argument("--force", action="store_true", help="delete an existing, different run in --out first")
+    p.add_argument("--evaluate", action="store_true", help="evaluate right after training")
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="unseen-class accuracy of a trained run, with and without alignment")
+    p.add_argument("run", help="run folder written by 'pgfa train'")
+    p.add_argument("--no-align", action="store_true", help="skip prototype alignment")
+    p.add_argument("--alpha", type=float, help="support factor (default: the run's config)")
+    p.add_argument("--device", default="auto")
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="train and evaluate on the built-in synthetic benchmark (no download)")
+    p.add_argument("--quick", action="store_true", help="a tiny run (under a minute) to check the install")
+    p.add_argument("--out", help="run folder (default: a new folder under ./runs)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pgfa", description="Zero-shot skeleton action recognition (PGFA).")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_demo(sub)
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pgfa.data.splits import parse_class_list
+    from pgfa.training.loop import train
+
+    config = TrainConfig(data=args.data, unseen=parse_class_list(args.unseen), classes=args.classes)
+    for field in ("text_encoder", "text_mode", "epochs", "batch_size", "lr", "seed", "alpha", "device"):
+        value = getattr(args, field)
+        if value is not None:
+            setattr(config, field, value)
+    config = config.override(args.set)
+    run = train(config, args.out, force=args.force)
+    print(f"run folder: {run}")
+    if args.evaluate:
+        from pgfa.evaluation.evaluate import evaluate_run
+
+        print_metrics(evaluate_run(run))
+    return 0
+
+
+def print_metrics(m: dict) -> None:
+    rows = [("text features (no alignment)", m["zsl_top1"], m["zsl_top5"])]
+    if m.get("zsl_top1_aligned") is not None:
+        rows.append((f"prototype alignment (alpha={m['alpha']})", m["zsl_top1_aligned"], m["zsl_top5_aligned"]))
+    rows.append(("chance", m["chance_top1"], min(1.0, 5 * m["chance_top1"])))
+    print(f"\nunseen classes: {len(m['unseen_classes'])}, test samples: {m['n_test']}")
+    print(f"{'method':<36} {'top-1':>7} {'top-5':>7}")
+    for name, top1, top5 in rows:
+        print(f"{name:<36} {100 * top1:>6.1f}% {100 * top5:>6.1f}%")
+    print(f"checkpoint chosen on: {m['selected_on']}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pgfa.evaluation.evaluate import evaluate_run
+
+    metrics = evaluate_run(args.run, align=not args.no_align, alpha=args.alpha, device=args.device)
+    print_metrics(metrics)
+    print(f"written: {Path(args.run) / 'metrics.json'}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pgfa.cli.demo import run_demo
+
+    run_demo(quick=args.quick, out=args.out, seed=args.seed)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        import pgfa
+
+        print(pgfa.__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _threads()
+    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("interrupted; the last finished epoch is saved and the same command resumes it", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        if os.environ.get("PGFA_DEBUG"):
+            raise
+        print(f"pgfa {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
