@@ -183,12 +183,13 @@ def load_pyskl_pickle(path: str | Path, frames: int = 50, max_bodies: int = 2) -
     clips, labels, ids = [], [], []
     layout = None
     for i, ann in enumerate(annotations):
-        where = f"{path}: annotation {i}"
+        if not isinstance(ann, dict):
+            raise DataError(f"{path}: annotation {i} is a {type(ann).__name__}, expected a dict")
+        clip_id = str(ann.get("frame_dir", i))
+        where = f"{path}: annotation {i} ({clip_id})"
         missing = [k for k in ("keypoint", "label") if k not in ann]
         if missing:
             raise DataError(f"{where}: missing key(s) {', '.join(missing)}")
-        clip_id = str(ann.get("frame_dir", i))
-        where = f"{path}: annotation {i} ({clip_id})"
         kp = np.asarray(ann["keypoint"], dtype=np.float64)
         if kp.ndim != 4 or kp.shape[-1] != 3:
             raise DataError(f"{where}: keypoint must be (M, T, V, 3) 3D coordinates, got shape {kp.shape}")

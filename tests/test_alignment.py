@@ -1,0 +1,58 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pgfa.alignment.prototype import prototype_align
+
+
+def test_prototypes_pull_predictions_towards_the_confident_cluster():
+    # Two text features on the x and y axes; class-1 samples sit near the
+    # diagonal but nearer x, so text features misclassify one of them. Their
+    # confident companions form a prototype that pulls it back.
+    text = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    features = torch.tensor([
+        [1.0, 0.05, 0.0], [1.0, -0.05, 0.0], [1.0, 0.0, 0.05],  # class 0: confidently near x
+        [0.2, 1.0, 1.0], [0.1, 1.0, 1.0], [0.15, 1.0, 0.9],  # class 1: far from both texts, nearer y
+        [0.45, 0.4, 1.0],  # class 1, but text features say class 0
+    ])
+    truth = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    result = prototype_align(features, text, alpha=0.9)
+    assert (result.initial_labels == truth).sum() == 6  # the last sample is wrong from text alone
+    assert torch.equal(result.labels, truth)  # alignment fixes it
+
+
+def test_alpha_zero_keeps_text_features():
+    torch.manual_seed(0)
+    features, text = torch.randn(40, 8), torch.randn(5, 8)
+    result = prototype_align(features, text, alpha=0.0)
+    assert torch.allclose(result.prototypes, F.normalize(text, dim=-1))
+    assert torch.equal(result.labels, result.initial_labels)
+    assert not result.support.any()
+
+
+def test_class_without_support_keeps_its_text_feature():
+    text = torch.eye(3)
+    features = torch.tensor([[1.0, 0.1, 0.0], [1.0, 0.0, 0.1], [0.1, 1.0, 0.0], [0.0, 1.0, 0.2]])
+    result = prototype_align(features, text, alpha=1.0)
+    assert torch.allclose(result.prototypes[2], text[2])  # nobody predicted class 2
+    assert not torch.allclose(result.prototypes[0], text[0])
+
+
+def test_support_is_the_lowest_entropy_fraction():
+    torch.manual_seed(1)
+    text = F.normalize(torch.randn(2, 16), dim=-1)
+    features = text[0] + 0.3 * torch.randn(10, 16)
+    result = prototype_align(features, text, alpha=0.5)
+    members = torch.nonzero(result.initial_labels == 0).flatten()
+    n_support = math.floor(0.5 * len(members))
+    expected = members[result.entropy[members].argsort()[:n_support]]
+    assert set(torch.nonzero(result.support).flatten().tolist()) == set(expected.tolist())
+    proto = F.normalize(F.normalize(features[expected], dim=-1).mean(0), dim=0)
+    assert torch.allclose(result.prototypes[0], proto, atol=1e-6)
+
+
+def test_alpha_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="alpha"):
+        prototype_align(torch.randn(3, 4), torch.randn(2, 4), alpha=1.5)

@@ -1,0 +1,153 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from pgfa.data.formats import DataError, load_skeletons
+from pgfa.data.preprocess import preprocess_sequence
+from pgfa.data.skeletons import SkeletonSet
+from pgfa.data.splits import make_zero_shot_split, parse_class_list
+
+
+def _write_pair(folder, prefix, n=12, classes=4, joints=25, bodies=2, frames=10):
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(n, 3, frames, joints, bodies)).astype(np.float32)
+    labels = np.arange(n) % classes
+    np.save(folder / f"{prefix}_data.npy", data)
+    np.save(folder / f"{prefix}_label.npy", labels)
+    return data, labels
+
+
+def test_npy_pair_loads(tmp_path):
+    data, labels = _write_pair(tmp_path, "x")
+    s = load_skeletons(tmp_path / "x_data.npy")
+    assert s.layout == "ntu25" and s.data.shape == data.shape
+    assert np.array_equal(s.labels, labels) and np.array_equal(s.data, data)
+
+
+def test_npy_folder_gives_official_split(tmp_path):
+    _write_pair(tmp_path, "train", n=12)
+    _write_pair(tmp_path, "test", n=8)
+    s = load_skeletons(tmp_path)
+    assert len(s) == 20
+    assert s.subsets["train"].tolist() == list(range(12)) and s.subsets["test"].tolist() == list(range(12, 20))
+
+
+def test_wrong_tensor_shape_is_reported_with_the_file(tmp_path):
+    np.save(tmp_path / "x_data.npy", np.zeros((4, 3, 10, 25), dtype=np.float32))
+    np.save(tmp_path / "x_label.npy", np.zeros(4, dtype=np.int64))
+    with pytest.raises(DataError, match=r"x_data\.npy.*\(N, 3, T, V, M\)"):
+        load_skeletons(tmp_path / "x_data.npy")
+
+
+def test_label_count_mismatch_is_reported(tmp_path):
+    _write_pair(tmp_path, "x", n=6)
+    np.save(tmp_path / "x_label.npy", np.zeros(5, dtype=np.int64))
+    with pytest.raises(DataError, match="5 labels .* 6 samples"):
+        load_skeletons(tmp_path / "x_label.npy")
+
+
+def test_nan_data_names_the_sample(tmp_path):
+    data, _ = _write_pair(tmp_path, "x", n=6)
+    data[3, 1, 2, 4, 0] = np.nan
+    np.save(tmp_path / "x_data.npy", data)
+    with pytest.raises(DataError, match="x_data.npy: sample 3 contains NaN"):
+        load_skeletons(tmp_path / "x_data.npy")
+
+
+def test_unknown_joint_count_is_refused(tmp_path):
+    _write_pair(tmp_path, "x", joints=17)
+    with pytest.raises(DataError, match="17 joints"):
+        load_skeletons(tmp_path / "x_data.npy")
+
+
+def _pickle(path, annotations, split=None):
+    content = {"annotations": annotations}
+    if split:
+        content["split"] = split
+    with open(path, "wb") as f:
+        pickle.dump(content, f)
+
+
+def _clip(i, label, frames=20):
+    rng = np.random.default_rng(i)
+    kp = rng.normal(size=(1, frames, 20, 3)).astype(np.float32)
+    return {"frame_dir": f"clip{i}", "label": label, "keypoint": kp, "total_frames": frames}
+
+
+def test_pyskl_pickle_is_preprocessed(tmp_path):
+    _pickle(tmp_path / "d.pkl", [_clip(i, i % 3, frames=15 + i) for i in range(6)],
+            {"train": ["clip0", "clip1", "clip2"], "test": ["clip3", "clip4", "clip5"]})
+    s = load_skeletons(tmp_path / "d.pkl", frames=50)
+    assert s.data.shape == (6, 3, 50, 20, 1) and s.layout == "kinect_v1_20"
+    assert s.subsets["test"].tolist() == [3, 4, 5]
+    # centred on shoulder_center (joint 2) in every frame
+    assert np.allclose(s.data[:, :, :, 2, 0], 0, atol=1e-6)
+
+
+def test_pickle_missing_key_names_the_record(tmp_path):
+    bad = _clip(1, 0)
+    del bad["keypoint"]
+    _pickle(tmp_path / "d.pkl", [_clip(0, 0), bad])
+    with pytest.raises(DataError, match=r"d\.pkl: annotation 1 .*keypoint"):
+        load_skeletons(tmp_path / "d.pkl")
+
+
+def test_pickle_nan_names_the_clip(tmp_path):
+    bad = _clip(1, 0)
+    bad["keypoint"][0, 3, 4, 1] = np.inf
+    _pickle(tmp_path / "d.pkl", [_clip(0, 0), bad])
+    with pytest.raises(DataError, match=r"annotation 1 \(clip1\): NaN or infinite"):
+        load_skeletons(tmp_path / "d.pkl")
+
+
+def test_shared_real_data_loads_through_the_pickle_path(shared_data):
+    for name, classes in (("utd_mhad", 27), ("nw_ucla", 10), ("msr_action3d", 20)):
+        s = load_skeletons(shared_data / name / f"{name}.pkl")
+        assert s.layout == "kinect_v1_20" and s.num_classes == classes
+        assert s.data.shape[1:] == (3, 50, 20, 1) and np.isfinite(s.data).all()
+        assert set(s.subsets) == {"train", "test"}
+        assert len(s.subsets["train"]) + len(s.subsets["test"]) == len(s)
+
+
+def test_preprocess_rotates_shoulders_onto_x():
+    rng = np.random.default_rng(0)
+    kp = rng.normal(size=(1, 30, 25, 3))
+    out = preprocess_sequence(kp, "ntu25", frames=50)
+    shoulder = out[:, :, 8, 0] - out[:, :, 4, 0]  # (3, T)
+    assert np.allclose(shoulder[2], 0, atol=1e-5) and (shoulder[0] > 0).all()
+
+
+def _set(n_per_class=6, classes=5, with_split=True):
+    labels = np.repeat(np.arange(classes), n_per_class)
+    data = np.zeros((len(labels), 3, 4, 25, 1), dtype=np.float32)
+    subsets = {}
+    if with_split:
+        idx = np.arange(len(labels))
+        subsets = {"train": idx[idx % 2 == 0], "test": idx[idx % 2 == 1]}
+    return SkeletonSet(data, labels, "ntu25", subsets=subsets)
+
+
+def test_split_never_puts_unseen_classes_in_training_or_validation():
+    s = _set()
+    split = make_zero_shot_split(s, [1, 3], val_fraction=0.34, seed=0)
+    for part in (split.train, split.val):
+        assert not np.isin(s.labels[part], [1, 3]).any()
+    assert np.isin(s.labels[split.unseen_test], [1, 3]).all()
+    assert set(split.unseen_test) <= set(s.subsets["test"])
+    assert not set(split.train) & set(split.val)
+    assert len(split.val) == 3  # one per seen class
+
+
+def test_split_is_deterministic_per_seed():
+    s = _set(n_per_class=20)
+    a, b = (make_zero_shot_split(s, [0, 1], 0.2, seed=3) for _ in range(2))
+    c = make_zero_shot_split(s, [0, 1], 0.2, seed=4)
+    assert np.array_equal(a.val, b.val) and not np.array_equal(a.val, c.val)
+
+
+def test_split_rejects_bad_class_lists():
+    with pytest.raises(ValueError, match="outside"):
+        make_zero_shot_split(_set(), [1, 9])
+    with pytest.raises(ValueError, match="integers"):
+        parse_class_list("1,a")
