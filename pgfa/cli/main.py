@@ -51,6 +51,20 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def _add_classes(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classes", help="print a built-in dataset's class names and descriptions")
+    p.add_argument("dataset", help="ntu60, ntu120, pku, utd_mhad, nw_ucla, msr_action3d or synthetic")
+
+
+def _add_embed(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("embed", help="embed class texts with a frozen sentence encoder into a .npy file")
+    p.add_argument("--classes", required=True, help="class file or built-in dataset name")
+    p.add_argument("--encoder", default="minilm", help="minilm (default), mpnet, or a local model folder")
+    p.add_argument("--text", dest="text_mode", choices=("name", "description", "both"), default="description")
+    p.add_argument("--out", required=True, help="output .npy, (K, D) float32 unit rows")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pgfa", description="Zero-shot skeleton action recognition (PGFA).")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -58,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_demo(sub)
+    _add_classes(sub)
+    _add_embed(sub)
     return parser
 
 
@@ -108,6 +124,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classes(args: argparse.Namespace) -> int:
+    from pgfa.text.builtin import builtin_classes
+
+    for i, c in enumerate(builtin_classes(args.dataset)):
+        print(f"{i}\t{c.name}\t{c.description}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from pgfa.io import write_npy
+    from pgfa.text.cache import embed_texts
+    from pgfa.text.classes import resolve_class_texts
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    texts = resolve_class_texts(args.classes)
+    vectors = embed_texts([t.text(args.text_mode) for t in texts], encoder=args.encoder)
+    write_npy(out, vectors)
+    print(f"{out}: {vectors.shape[0]} classes x {vectors.shape[1]} dims ({args.encoder}, {args.text_mode})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -120,13 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     _threads()
-    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo}
+    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo,
+                "classes": cmd_classes, "embed": cmd_embed}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
         print("interrupted; the last finished epoch is saved and the same command resumes it", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError) as err:
         if os.environ.get("PGFA_DEBUG"):
             raise
         print(f"pgfa {args.command}: error: {err}", file=sys.stderr)

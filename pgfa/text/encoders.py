@@ -144,6 +144,10 @@ class SentenceEncoder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # a frozen encoder's load messages are noise to a pgfa user
+        hf_logging.disable_progress_bar()
 
         self.spec = spec
         self.device = device
