@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import io
 import os
+import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,7 @@ def _mpnet_spec() -> EncoderSpec:
         raise EncoderNotInstalled(f"text encoder 'mpnet': no zip parts found in the installed packages; reinstall with:\n  {MPNET_INSTALL}")
     stream = io.BytesIO(b"".join(p.read_bytes() for p in parts))
     staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted extraction
     with zipfile.ZipFile(stream) as zf:
         zf.extractall(staging)
     # The zip holds one folder all-mpnet-base-v2/; accept it flat as well.
@@ -106,7 +108,9 @@ def _mpnet_spec() -> EncoderSpec:
             f"{MPNET_WEIGHTS_SHA256_PREFIX}...{MPNET_WEIGHTS_SHA256_SUFFIX}; reinstall with:\n  {MPNET_INSTALL}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)  # unverified leftovers (no marker file)
     os.replace(source, target)
+    shutil.rmtree(staging, ignore_errors=True)
     (target / ".pgfa-verified").write_text(digest + "\n")
     return EncoderSpec("mpnet", target, "mpnet:all-mpnet-base-v2:" + digest)
 
