@@ -107,10 +107,10 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
         "pgfa_version": pgfa.__version__,
         "evaluated_at": datetime.datetime.now().isoformat(timespec="seconds"),
     }
-    plot_confusion(plain_cm, names, run / "confusion.png", f"unseen classes, text features (top-1 {metrics['zsl_top1']:.3f})")
+    plot_confusion(plain_cm, names, run / "confusion.png", f"unseen classes, text features\ntop-1 {metrics['zsl_top1']:.3f}")
     if align:
         plot_confusion(aligned_cm, names, run / "confusion_aligned.png",
-                       f"unseen classes, prototype alignment α={alpha} (top-1 {metrics['zsl_top1_aligned']:.3f})")
+                       f"unseen classes, prototype alignment (α={alpha})\ntop-1 {metrics['zsl_top1_aligned']:.3f}")
     target = run / "metrics.json"
     if target.exists() and keep_previous:
         stamp = datetime.datetime.fromtimestamp(target.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
