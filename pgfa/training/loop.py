@@ -40,6 +40,9 @@ from pgfa.training.checkpoint import load_checkpoint, save_checkpoint
 from pgfa.training.loss import soft_target_contrastive_loss
 
 
+RESUMABLE_CHANGES = ("epochs", "device")
+
+
 class RunExistsError(RuntimeError):
     """The output folder holds another run; nothing was changed."""
 
@@ -141,7 +144,12 @@ def _prepare_run_folder(out: Path, config: TrainConfig, force: bool) -> bool:
     cfg_path = out / "config.yaml"
     if cfg_path.is_file():
         previous = TrainConfig.load(cfg_path)
-        if previous == config and (out / "last.pt").is_file():
+        # More (or fewer) epochs or another device continue the same run.
+        same = {k: v for k, v in previous.to_dict().items() if k not in RESUMABLE_CHANGES} == \
+               {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
+        if same and (out / "last.pt").is_file():
+            if previous != config:
+                config.save(cfg_path)
             return True
         if not force:
             raise RunExistsError(
