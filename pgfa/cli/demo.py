@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 from pgfa.config import TrainConfig
+from pgfa.data.synthetic import SUGGESTED_UNSEEN
 
 # Unseen classes of the demo: each is composed of primitives that seen
 # classes also use (see docs/SYNTHETIC.md).
-DEMO_UNSEEN: list[int] = []
+DEMO_UNSEEN: list[int] = list(SUGGESTED_UNSEEN)
 
 FULL = {"samples_per_class": 40, "epochs": 12, "batch_size": 64, "lr": 0.05, "warmup_epochs": 2}
 QUICK = {"samples_per_class": 12, "epochs": 3, "batch_size": 32, "lr": 0.05, "warmup_epochs": 1}
