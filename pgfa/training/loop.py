@@ -169,12 +169,13 @@ def train(
     skeletons: SkeletonSet | None = None,
     force: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Train a model as SPEC section 6; returns the run folder.
 
     Re-running the same command on the same folder resumes from ``last.pt``.
     """
+    log = log or tqdm.write  # prints above a live progress bar instead of through it
     out = Path(out)
     resuming = _prepare_run_folder(out, config, force)
     torch.manual_seed(config.seed)
