@@ -1,0 +1,61 @@
+"""The CLI path a user takes: train -> evaluate, resume, refusals. Small and fast."""
+import json
+
+import pytest
+
+from pgfa.cli.main import main
+
+# Two unseen classes that differ in which body part moves (arms vs a leg).
+DATA = "synthetic:samples_per_class=8,seed=0"
+UNSEEN = "4,11"
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    code = main(["train", "--data", DATA, "--unseen", UNSEEN, "--out", str(run), "--epochs", "1",
+                 "--batch-size", "16", "--set", "warmup_epochs=1"])
+    assert code == 0
+    return run
+
+
+def test_train_writes_a_complete_run_folder(trained_run):
+    for name in ("config.yaml", "classes.tsv", "text_features.npy", "split.json", "history.jsonl", "last.pt", "best.pt"):
+        assert (trained_run / name).is_file(), name
+    split = json.loads((trained_run / "split.json").read_text())
+    assert split["unseen_classes"] == [4, 11]
+    assert not set(split["unseen_classes"]) & set(split["seen_classes"])
+
+
+def test_evaluate_writes_metrics_and_keeps_the_previous_ones(trained_run):
+    assert main(["evaluate", str(trained_run)]) == 0
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    for key in ("zsl_top1", "zsl_top1_aligned", "zsl_top5", "n_test", "unseen_classes", "selected_on"):
+        assert key in metrics, key
+    assert metrics["unseen_classes"] == [4, 11]
+    assert "seen-class validation" in metrics["selected_on"]
+    assert (trained_run / "confusion.png").stat().st_size > 1000
+    assert main(["evaluate", str(trained_run), "--no-align"]) == 0
+    assert len(list(trained_run.glob("metrics.*.json"))) == 1  # the first result was kept
+
+
+def test_same_command_with_more_epochs_resumes(trained_run, capsys):
+    assert main(["train", "--data", DATA, "--unseen", UNSEEN, "--out", str(trained_run), "--epochs", "2",
+                 "--batch-size", "16", "--set", "warmup_epochs=1"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    history = (trained_run / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in history] == [1, 2]
+
+
+def test_different_config_into_existing_run_is_refused(trained_run, capsys):
+    code = main(["train", "--data", DATA, "--unseen", "4,12", "--out", str(trained_run), "--epochs", "1"])
+    assert code == 1
+    assert "different configuration" in capsys.readouterr().err
+
+
+def test_class_file_not_matching_the_data_is_refused(tmp_path, capsys):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("a\nb\nc\n")
+    code = main(["train", "--data", DATA, "--unseen", UNSEEN, "--out", str(tmp_path / "r"), "--classes", str(classes)])
+    assert code == 1
+    assert "has 3 classes but" in capsys.readouterr().err
