@@ -14,6 +14,7 @@ from pgfa.models.graph import spatial_adjacency
 from pgfa.models.model import BACKBONES, ZeroShotModel, build_model
 from pgfa.models.stgcn import (
     STGCN,
+    _AggregateMix,
     _JointAggregate,
     _TrainBatchNormAct,
     dropout_keep_mask,
@@ -220,6 +221,14 @@ def test_custom_functions_gradcheck():
         xa = torch.randn(5, 6, channels, dtype=torch.double, requires_grad=True)
         P = torch.randn(9, 6, dtype=torch.double, requires_grad=True)
         assert torch.autograd.gradcheck(_JointAggregate.apply, (xa, P))
+        W = torch.randn(7, 3 * channels, dtype=torch.double, requires_grad=True)
+        b = torch.randn(3, 7, dtype=torch.double, requires_grad=True)
+        P3 = torch.randn(9, 3, dtype=torch.double, requires_grad=True)  # V=3, K=3
+        x3 = torch.randn(5, 3, channels, dtype=torch.double, requires_grad=True)
+        # chunk=2 < N=5: several chunks, the last one partial
+        assert torch.autograd.gradcheck(
+            lambda x, P, W, b: _AggregateMix.apply(x, P, W, b, 2), (x3, P3, W, b)
+        )
 
 
 # ---------------------------------------------------------------- wrapper
