@@ -151,3 +151,13 @@ def test_split_rejects_bad_class_lists():
         make_zero_shot_split(_set(), [1, 9])
     with pytest.raises(ValueError, match="integers"):
         parse_class_list("1,a")
+
+
+def test_random_unseen_is_seeded_and_sorted():
+    from pgfa.data.splits import random_unseen
+
+    a = random_unseen(27, 5, seed=0)
+    assert a == random_unseen(27, 5, seed=0) and a == sorted(a) and len(set(a)) == 5
+    assert a != random_unseen(27, 5, seed=1)
+    with pytest.raises(ValueError, match="between 2 and"):
+        random_unseen(5, 4, seed=0)

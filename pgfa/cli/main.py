@@ -19,7 +19,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a zero-shot model on the seen classes of a dataset")
     p.add_argument("--data", required=True,
                    help="X_data.npy (+ X_label.npy), a folder with train_/test_ pairs, a pyskl .pkl, or 'synthetic'")
-    p.add_argument("--unseen", required=True, help="comma-separated unseen class indices (0-based), e.g. 3,7,11")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--unseen", help="comma-separated unseen class indices (0-based), e.g. 3,7,11")
+    group.add_argument("--unseen-count", type=int, metavar="K",
+                       help="draw K unseen classes at random with --split-seed (recorded in config.yaml)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the --unseen-count draw (default 0)")
     p.add_argument("--out", required=True, help="run folder to create (or to resume, with the same options)")
     p.add_argument("--classes", help="class file (one 'name' or 'name<TAB>description' per line) or a built-in dataset name")
     p.add_argument("--text-encoder", default=None, help="minilm (default), mpnet, or a local model folder")
@@ -81,7 +85,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pgfa.data.splits import parse_class_list
     from pgfa.training.loop import train
 
-    config = TrainConfig(data=args.data, unseen=parse_class_list(args.unseen), classes=args.classes)
+    if args.unseen is not None:
+        unseen = parse_class_list(args.unseen)
+    else:
+        from pgfa.data.formats import load_skeletons
+        from pgfa.data.splits import random_unseen
+
+        unseen = random_unseen(load_skeletons(args.data).num_classes, args.unseen_count, args.split_seed)
+        print(f"unseen classes (seed {args.split_seed}): {','.join(map(str, unseen))}")
+    config = TrainConfig(data=args.data, unseen=unseen, classes=args.classes)
     for field in ("text_encoder", "text_mode", "epochs", "batch_size", "lr", "seed", "alpha", "device"):
         value = getattr(args, field)
         if value is not None:

@@ -58,6 +58,13 @@ def parse_class_list(text: str) -> list[int]:
     return values
 
 
+def random_unseen(num_classes: int, count: int, seed: int) -> list[int]:
+    """Draw ``count`` unseen classes of ``num_classes`` with a seeded generator (sorted)."""
+    if not 2 <= count <= num_classes - 2:
+        raise ValueError(f"--unseen-count must be between 2 and {num_classes - 2} for {num_classes} classes")
+    return sorted(int(c) for c in np.random.default_rng(seed).choice(num_classes, count, replace=False))
+
+
 def make_zero_shot_split(
     skeletons: SkeletonSet,
     unseen: list[int],
