@@ -12,6 +12,11 @@ What a step is: ST-GCN + projection 256 -> 768, a batch of random
 random unit text features of random labels among 40 classes, backward, and
 an SGD step (momentum 0.9, weight decay 5e-4).
 
+Under heavy load from other processes the figures are not meaningful: both
+models slow down, the fast one more (it issues more, smaller operations, and
+each waits for a descheduled OpenMP thread); ``--threads 1`` is more robust
+then.
+
 By default the glibc allocator is tuned first (:func:`pgfa.models.stgcn.tune_cpu_allocator`),
 which speeds up *both* models; ``--no-malloc-tune`` measures without it.
 

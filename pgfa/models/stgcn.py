@@ -300,7 +300,6 @@ class _JointAggregate(torch.autograd.Function):
         return grad_x, grad_P
 
 
-
 class _AggregateMix(torch.autograd.Function):
     """Graph convolution, joints first: ``y = mix(P @ x) + b``, chunked over rows.
 
@@ -430,7 +429,10 @@ class STGCNBlock(ReferenceBlock):
             w = conv.weight.view(K, Cout, Cin).permute(1, 0, 2).reshape(Cout, K * Cin)
             # Bias of subset k reaches target w with weight sum_v A[k, v, w].
             b_eff = Ae.sum(1).t() @ conv.bias.view(K, Cout)  # (V, C_out)
-            chunk = max(1, _CHUNK_BYTES // (V * K * Cin * x.element_size()))
+            if x.device.type == "cpu":
+                chunk = max(1, _CHUNK_BYTES // (V * K * Cin * x.element_size()))
+            else:  # GPU: no cache to fit, and one launch beats many small ones
+                chunk = B * T
             y = _AggregateMix.apply(x.reshape(B * T, V, Cin), A_agg, w, b_eff, chunk)
         else:
             # Mix channels first (rows (bt, v), columns (k, c)), then aggregate
