@@ -17,7 +17,7 @@ from pgfa.data.synthetic import SUGGESTED_UNSEEN
 # classes also use (see docs/SYNTHETIC.md).
 DEMO_UNSEEN: list[int] = list(SUGGESTED_UNSEEN)
 
-FULL = {"samples_per_class": 40, "epochs": 12, "batch_size": 64, "lr": 0.05, "warmup_epochs": 2}
+FULL = {"samples_per_class": 40, "epochs": 25, "batch_size": 32, "lr": 0.05, "warmup_epochs": 2}
 QUICK = {"samples_per_class": 12, "epochs": 3, "batch_size": 32, "lr": 0.05, "warmup_epochs": 1}
 
 

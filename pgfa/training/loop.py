@@ -34,6 +34,7 @@ from pgfa.data.skeletons import SkeletonSet
 from pgfa.data.splits import ZeroShotSplit, make_zero_shot_split
 from pgfa.io import write_json, write_npy, write_text
 from pgfa.models.model import build_model
+from pgfa.models.stgcn import tune_cpu_allocator
 from pgfa.text.cache import embed_texts
 from pgfa.text.classes import ClassText, resolve_class_texts
 from pgfa.training.checkpoint import load_checkpoint, save_checkpoint
@@ -181,6 +182,8 @@ def train(
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = pick_device(config.device)
+    if device.type == "cpu":
+        tune_cpu_allocator()  # roughly doubles CPU training speed; see its docstring
     inputs = prepare_inputs(config, skeletons)
     split = inputs.split
     if len(split.train) < 2:
