@@ -59,3 +59,15 @@ def test_class_file_not_matching_the_data_is_refused(tmp_path, capsys):
     code = main(["train", "--data", DATA, "--unseen", UNSEEN, "--out", str(tmp_path / "r"), "--classes", str(classes)])
     assert code == 1
     assert "has 3 classes but" in capsys.readouterr().err
+
+
+def test_short_training_beats_chance_on_unseen_classes(tmp_path):
+    """Arms up, a left-leg kick and a head shake: three unseen classes whose
+    body parts and directions all occur in seen classes (chance is 1/3)."""
+    run = tmp_path / "beats-chance"
+    assert main(["train", "--data", "synthetic:samples_per_class=12,seed=0", "--unseen", "4,11,21",
+                 "--out", str(run), "--epochs", "8", "--batch-size", "16", "--set", "warmup_epochs=1"]) == 0
+    assert main(["evaluate", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["chance_top1"] == pytest.approx(1 / 3)
+    assert metrics["zsl_top1"] >= 0.5, metrics
