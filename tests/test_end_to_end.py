@@ -71,3 +71,12 @@ def test_short_training_beats_chance_on_unseen_classes(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["chance_top1"] == pytest.approx(1 / 3)
     assert metrics["zsl_top1"] >= 0.5, metrics
+
+
+def test_quick_demo_runs_and_reports(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "prototype alignment" in printed and "chance" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"].startswith("synthetic:") and metrics["n_test"] > 0
