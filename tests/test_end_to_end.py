@@ -80,3 +80,12 @@ def test_quick_demo_runs_and_reports(tmp_path, capsys):
     assert "prototype alignment" in printed and "chance" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"].startswith("synthetic:") and metrics["n_test"] > 0
+
+
+@pytest.mark.slow
+def test_full_demo_recognises_unseen_classes_well_above_chance(tmp_path):
+    """The README's `pgfa demo` (about 3 minutes on 2 cores): run with `pytest -m slow`."""
+    from pgfa.cli.demo import run_demo
+
+    metrics = run_demo(out=str(tmp_path / "demo"), progress=False)
+    assert metrics["zsl_top1"] >= 2 * metrics["chance_top1"], metrics

@@ -93,7 +93,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         unseen = random_unseen(load_skeletons(args.data).num_classes, args.unseen_count, args.split_seed)
         print(f"unseen classes (seed {args.split_seed}): {','.join(map(str, unseen))}")
-    config = TrainConfig(data=args.data, unseen=unseen, classes=args.classes)
+    # Files are recorded by absolute path so 'pgfa evaluate RUN' works from any folder.
+    data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data
+    classes = str(Path(args.classes).resolve()) if args.classes and Path(args.classes).is_file() else args.classes
+    config = TrainConfig(data=data, unseen=unseen, classes=classes)
     for field in ("text_encoder", "text_mode", "epochs", "batch_size", "lr", "seed", "alpha", "device"):
         value = getattr(args, field)
         if value is not None:
