@@ -56,3 +56,20 @@ def test_support_is_the_lowest_entropy_fraction():
 def test_alpha_out_of_range_is_refused():
     with pytest.raises(ValueError, match="alpha"):
         prototype_align(torch.randn(3, 4), torch.randn(2, 4), alpha=1.5)
+
+
+def test_diagnostics_report_prototypes_nearer_the_true_centre():
+    from pgfa.evaluation.diagnostics import alignment_diagnostics
+
+    torch.manual_seed(0)
+    centres = F.normalize(torch.randn(3, 16), dim=-1)
+    targets = torch.arange(3).repeat_interleave(20)
+    features = centres[targets] + 0.1 * torch.randn(60, 16)
+    gap = F.normalize(torch.randn(16), dim=0)
+    text = F.normalize(centres + gap, dim=-1)  # every text shifted the same way: a modality gap
+    result = prototype_align(features, text, alpha=0.9)
+    diag = alignment_diagnostics(features, text, targets.numpy(), result, ["a", "b", "c"])
+    assert diag["classes_with_prototype_nearer_than_text"] == 3
+    for entry in diag["per_class"].values():
+        assert entry["cos_prototype_to_centroid"] > entry["cos_text_to_centroid"]
+        assert entry["support_precision"] == 1.0

@@ -12,6 +12,7 @@ import torch
 import pgfa
 from pgfa.alignment.prototype import prototype_align
 from pgfa.config import TrainConfig
+from pgfa.evaluation.diagnostics import alignment_diagnostics
 from pgfa.evaluation.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from pgfa.evaluation.plots import plot_confusion
 from pgfa.io import write_json
@@ -95,6 +96,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
             name: {"n": int(plain_cm[i].sum()), "top1": float(a), "top1_aligned": float(b) if align else None}
             for i, (name, a, b) in enumerate(zip(names, per_class_accuracy(plain_cm), per_class_accuracy(aligned_cm)))
         },
+        "alignment_diagnostics": alignment_diagnostics(feats, text, targets, result, names) if align else None,
         "checkpoint": "best.pt",
         "checkpoint_epoch": int(state["epoch"]),
         "selected_on": _selection_text(state.get("selection"), len(split.val), len(split.seen_classes)),
