@@ -89,3 +89,9 @@ def test_full_demo_recognises_unseen_classes_well_above_chance(tmp_path):
 
     metrics = run_demo(out=str(tmp_path / "demo"), progress=False)
     assert metrics["zsl_top1"] >= 2 * metrics["chance_top1"], metrics
+
+
+def test_failed_start_leaves_no_run_folder(tmp_path):
+    out = tmp_path / "never"
+    assert main(["train", "--data", DATA, "--unseen", "1,99", "--out", str(out)]) == 1
+    assert not out.exists()

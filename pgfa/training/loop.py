@@ -140,8 +140,12 @@ def _better(candidate: dict, best: dict | None) -> bool:
     return (candidate["val_top1"], -candidate["val_loss"]) > (best["val_top1"], -best["val_loss"])
 
 
-def _prepare_run_folder(out: Path, config: TrainConfig, force: bool) -> bool:
-    """Create ``out`` or check it holds this same run. Returns True when resuming."""
+def _check_run_folder(out: Path, config: TrainConfig, force: bool) -> str:
+    """Decide what to do with ``out``: ``"resume"``, ``"new"`` or ``"replace"``.
+
+    Nothing is created or deleted here, so a run that fails while loading its
+    inputs leaves the folder as it was.
+    """
     cfg_path = out / "config.yaml"
     if cfg_path.is_file():
         previous = TrainConfig.load(cfg_path)
@@ -149,19 +153,18 @@ def _prepare_run_folder(out: Path, config: TrainConfig, force: bool) -> bool:
         same = {k: v for k, v in previous.to_dict().items() if k not in RESUMABLE_CHANGES} == \
                {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
         if same and (out / "last.pt").is_file():
-            if previous != config:
-                config.save(cfg_path)
-            return True
+            return "resume"
         if not force:
             raise RunExistsError(
                 f"{out} already holds a run with a different configuration (or no checkpoint); "
                 "choose another --out, or pass --force to delete it and start over"
             )
-        shutil.rmtree(out)
-    elif out.exists() and any(out.iterdir()) and not force:
-        raise RunExistsError(f"{out} exists and is not empty; choose another --out or pass --force")
-    out.mkdir(parents=True, exist_ok=True)
-    return False
+        return "replace"
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise RunExistsError(f"{out} exists and is not empty; choose another --out or pass --force")
+        return "replace"
+    return "new"
 
 
 def train(
@@ -178,7 +181,8 @@ def train(
     """
     log = log or tqdm.write  # prints above a live progress bar instead of through it
     out = Path(out)
-    resuming = _prepare_run_folder(out, config, force)
+    action = _check_run_folder(out, config, force)
+    resuming = action == "resume"
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = pick_device(config.device)
@@ -188,7 +192,13 @@ def train(
     split = inputs.split
     if len(split.train) < 2:
         raise ValueError("fewer than two seen-class training samples")
-    if not resuming:
+    if action == "replace":  # asked for with --force, and only once the inputs are known to be good
+        shutil.rmtree(out)
+    if resuming:
+        if (TrainConfig.load(out / "config.yaml")) != config:
+            config.save(out / "config.yaml")  # records the new epoch count or device
+    else:
+        out.mkdir(parents=True, exist_ok=True)
         config.save(out / "config.yaml")
         write_text(out / "classes.tsv", "".join(f"{t.name}\t{t.description}\n" for t in inputs.texts))
         write_npy(out / "text_features.npy", inputs.text_features)
