@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from pgfa.data.formats import DataError
+from pgfa.data.ntu import read_ntu_skeleton
+
+
+def write_skeleton(path, frames):
+    """Write NTU text format; ``frames`` is a list of per-frame lists of (25, 3) arrays."""
+    out = [str(len(frames))]
+    for bodies in frames:
+        out.append(str(len(bodies)))
+        for b, joints in enumerate(bodies):
+            out.append(f"7205759403793{b} 0 1 1 1 1 0 0.1 0.2 2")
+            out.append("25")
+            out.extend(f"{x:.6f} {y:.6f} {z:.6f} 1 2 3 4 0 0 0 1 2" for x, y, z in joints)
+    path.write_text("\n".join(out) + "\n")
+
+
+def test_round_trip_one_and_two_bodies(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 25, 3)), rng.normal(size=(3, 25, 3))
+    path = tmp_path / "S002C003P004R001A050.skeleton"
+    write_skeleton(path, [[a[0]], [a[1], b[1]], [a[2], b[2]]])
+    sample = read_ntu_skeleton(path)
+    assert (sample.action, sample.setup, sample.camera, sample.performer) == (49, 2, 3, 4)
+    assert sample.keypoints.shape == (2, 3, 25, 3)
+    assert np.allclose(sample.keypoints[0], a, atol=1e-5)
+    assert np.allclose(sample.keypoints[1, 1:], b[1:], atol=1e-5)
+    assert not sample.keypoints[1, 0].any()  # frame 1 had one body
+    assert sample.bodies_per_frame.tolist() == [1, 2, 2]
+
+
+def test_truncated_file_is_reported(tmp_path):
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    write_skeleton(path, [[np.zeros((25, 3))]] * 2)
+    text = path.read_text().splitlines()
+    path.write_text("\n".join(text[:-10]))
+    with pytest.raises(DataError, match=r"S001C001P001R001A001.skeleton: file ends early .*truncated"):
+        read_ntu_skeleton(path)
+
+
+def test_wrong_joint_count_names_the_line(tmp_path):
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    write_skeleton(path, [[np.zeros((25, 3))]])
+    text = path.read_text().splitlines()
+    text[3] = "20"
+    path.write_text("\n".join(text))
+    with pytest.raises(DataError, match="line 4: body has 20 joints, expected 25"):
+        read_ntu_skeleton(path)
+
+
+def test_nan_coordinate_and_unknown_action_are_reported(tmp_path):
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    write_skeleton(path, [[np.zeros((25, 3))]])
+    text = path.read_text().splitlines()
+    text[6] = "nan 0 0 1 2 3 4 0 0 0 1 2"
+    path.write_text("\n".join(text))
+    with pytest.raises(DataError, match="line 7: NaN"):
+        read_ntu_skeleton(path)
+    bad = tmp_path / "S001C001P001R001A130.skeleton"
+    bad.write_text("1\n0\n")
+    with pytest.raises(DataError, match="unknown action id A130"):
+        read_ntu_skeleton(bad)
+
+
+def test_zero_frames_is_reported(tmp_path):
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_text("0\n")
+    with pytest.raises(DataError, match="zero frames"):
+        read_ntu_skeleton(path)
+
+
+def test_real_ntu_samples(shared_data):
+    expected = {"S001C001P001R001A011": (10, 82, 1), "S001C003P008R002A058": (57, 70, 2),
+                "S002C001P003R001A003": (2, 100, 1), "S003C001P015R001A034": (33, 71, 1),
+                "S004C002P003R001A017": (16, 124, 1)}
+    for stem, (action, frames, bodies) in expected.items():
+        sample = read_ntu_skeleton(shared_data / "ntu_samples" / f"{stem}.skeleton")
+        assert sample.action == action and sample.keypoints.shape[1] == frames
+        assert (sample.bodies_per_frame == bodies).all()
+        assert np.isfinite(sample.keypoints).all() and sample.keypoints[0].any()
