@@ -80,3 +80,45 @@ def test_real_ntu_samples(shared_data):
         assert sample.action == action and sample.keypoints.shape[1] == frames
         assert (sample.bodies_per_frame == bodies).all()
         assert np.isfinite(sample.keypoints).all() and sample.keypoints[0].any()
+
+
+def _raw_folder(tmp_path, actions=(1, 2, 3), performers=(1, 3)):
+    rng = np.random.default_rng(1)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for a in actions:
+        for p in performers:
+            body = rng.normal(size=(25, 3))
+            body[0] += 1.0  # joint 0 non-zero: frames are valid
+            write_skeleton(raw / f"S001C001P{p:03d}R001A{a:03d}.skeleton", [[body + 0.01 * t] for t in range(5)])
+    return raw
+
+
+def test_prepare_then_load_gives_cross_subject_split(tmp_path):
+    from pgfa.cli.main import main
+    from pgfa.data.formats import load_skeletons
+
+    raw = _raw_folder(tmp_path)
+    out = tmp_path / "prepared"
+    assert main(["prepare", "ntu", "--raw", str(raw), "--out", str(out), "--workers", "1"]) == 0
+    s = load_skeletons(out)
+    assert s.data.shape == (6, 3, 50, 25, 2) and sorted(s.labels.tolist()) == [0, 0, 1, 1, 2, 2]
+    assert s.class_names[0] == "drink water" and len(s.class_names) == 60
+    train_ids = {s.sample_ids[i] for i in s.subsets["train"]}
+    assert all("P001" in name for name in train_ids) and len(train_ids) == 3  # performer 3 is a test subject
+    assert np.allclose(s.data[:, :, :, 20], 0, atol=1e-6)  # centred on spine shoulder
+
+
+def test_prepare_refuses_bad_files_and_existing_output(tmp_path):
+    from pgfa.data.prepare import prepare_ntu
+
+    raw = _raw_folder(tmp_path, actions=(1, 2))
+    (raw / "S001C001P001R001A009.skeleton").write_text("3\n1\n")  # truncated
+    out = tmp_path / "prepared"
+    with pytest.raises(DataError, match="1 bad file.*A009.skeleton: file ends early"):
+        prepare_ntu(raw, out, workers=1, progress=False)
+    assert not out.exists() and not list(tmp_path.glob(".prepared.partial-*"))
+    manifest = prepare_ntu(raw, out, workers=1, skip_bad=True, progress=False)
+    assert manifest["samples"] == 4 and manifest["skipped"][0]["file"] == "S001C001P001R001A009.skeleton"
+    with pytest.raises(FileExistsError, match="--force"):
+        prepare_ntu(raw, out, workers=1, progress=False)

@@ -69,6 +69,17 @@ def _add_embed(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
 
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="turn raw dataset files into model-ready arrays")
+    p.add_argument("dataset", choices=("ntu",), help="raw format (ntu: NTU RGB+D 60/120 .skeleton files)")
+    p.add_argument("--raw", required=True, help="folder searched recursively for .skeleton files")
+    p.add_argument("--out", required=True, help="output folder (data.npy, label.npy, samples.tsv, manifest.json)")
+    p.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
+    p.add_argument("--version", choices=("ntu60", "ntu120"), help="default: detected from the action ids")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable files and list them in the manifest")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pgfa", description="Zero-shot skeleton action recognition (PGFA).")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -78,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_classes(sub)
     _add_embed(sub)
+    _add_prepare(sub)
     return parser
 
 
@@ -162,6 +174,18 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from pgfa.data.prepare import prepare_ntu
+
+    manifest = prepare_ntu(args.raw, args.out, workers=args.workers, version=args.version,
+                           skip_bad=args.skip_bad, force=args.force)
+    print(f"{args.out}: {manifest['samples']} samples ({manifest['dataset']}) from {manifest['files_found']} files; "
+          f"{len(manifest['skipped'])} skipped")
+    for item in manifest["skipped"]:
+        print(f"  skipped {item['reason']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -175,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _threads()
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo,
-                "classes": cmd_classes, "embed": cmd_embed}
+                "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

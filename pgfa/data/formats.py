@@ -138,7 +138,30 @@ def _load_npy_pair(path: Path) -> SkeletonSet:
                        source=str(data_path))
 
 
+def _load_prepared(folder: Path) -> SkeletonSet:
+    """A folder written by ``pgfa prepare``: arrays, per-sample metadata, cross-subject split."""
+    import json
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    data, labels = _read_array_pair(folder / "data.npy", folder / "label.npy")
+    rows = (folder / "samples.tsv").read_text().splitlines()[1:]
+    if len(rows) != len(labels):
+        raise DataError(f"{folder}: samples.tsv has {len(rows)} rows for {len(labels)} samples")
+    names = [r.split("\t")[0] for r in rows]
+    performers = np.array([int(r.split("\t")[3]) for r in rows])
+    train = np.isin(performers, manifest["train_subjects"])
+    from pgfa.text.builtin import builtin_classes
+
+    texts = builtin_classes(manifest["dataset"])
+    return SkeletonSet(data, labels, layout=_layout_of(data, folder), class_names=[t.name for t in texts],
+                       class_descriptions=[t.description for t in texts], sample_ids=names,
+                       subsets={"train": np.flatnonzero(train), "test": np.flatnonzero(~train)},
+                       source=str(folder))
+
+
 def _load_npy_folder(folder: Path) -> SkeletonSet:
+    if (folder / "manifest.json").is_file() and (folder / "data.npy").is_file():
+        return _load_prepared(folder)
     pairs = {name: folder / f"{name}_data.npy" for name in ("train", "test")}
     if not all(p.is_file() for p in pairs.values()):
         found = sorted(p.name for p in folder.glob("*_data.npy"))
