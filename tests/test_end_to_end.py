@@ -95,3 +95,14 @@ def test_failed_start_leaves_no_run_folder(tmp_path):
     out = tmp_path / "never"
     assert main(["train", "--data", DATA, "--unseen", "1,99", "--out", str(out)]) == 1
     assert not out.exists()
+
+
+def test_train_takes_a_split_file_and_refuses_a_split_of_another_dataset(tmp_path, capsys):
+    split = tmp_path / "unseen.txt"
+    split.write_text("4 11\n")
+    out = tmp_path / "split-run"
+    assert main(["train", "--data", DATA, "--split", str(split), "--out", str(out), "--epochs", "1",
+                 "--batch-size", "16", "--set", "warmup_epochs=1"]) == 0
+    assert json.loads((out / "split.json").read_text())["unseen_classes"] == [4, 11]
+    assert main(["train", "--data", DATA, "--split", "ntu60/split_1", "--out", str(tmp_path / "x")]) == 1
+    assert "is for ntu60" in capsys.readouterr().err

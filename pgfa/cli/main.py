@@ -23,6 +23,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     group.add_argument("--unseen", help="comma-separated unseen class indices (0-based), e.g. 3,7,11")
     group.add_argument("--unseen-count", type=int, metavar="K",
                        help="draw K unseen classes at random with --split-seed (recorded in config.yaml)")
+    group.add_argument("--split", help="a named split (e.g. ntu60/split_1, ntu120/96-24) or a file of unseen indices")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the --unseen-count draw (default 0)")
     p.add_argument("--out", required=True, help="run folder to create (or to resume, with the same options)")
     p.add_argument("--classes", help="class file (one 'name' or 'name<TAB>description' per line) or a built-in dataset name")
@@ -101,10 +102,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         unseen = parse_class_list(args.unseen)
     else:
         from pgfa.data.formats import load_skeletons
+        from pgfa.data.split_registry import resolve_split
         from pgfa.data.splits import random_unseen
 
-        unseen = random_unseen(load_skeletons(args.data).num_classes, args.unseen_count, args.split_seed)
-        print(f"unseen classes (seed {args.split_seed}): {','.join(map(str, unseen))}")
+        num_classes = load_skeletons(args.data).num_classes
+        if args.split is not None:
+            unseen = resolve_split(args.split, num_classes)
+        else:
+            unseen = random_unseen(num_classes, args.unseen_count, args.split_seed)
+        print(f"unseen classes: {','.join(map(str, unseen))}")
     # Files are recorded by absolute path so 'pgfa evaluate RUN' works from any folder.
     data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data
     classes = str(Path(args.classes).resolve()) if args.classes and Path(args.classes).is_file() else args.classes
