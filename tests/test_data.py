@@ -161,3 +161,18 @@ def test_random_unseen_is_seeded_and_sorted():
     assert a != random_unseen(27, 5, seed=1)
     with pytest.raises(ValueError, match="between 2 and"):
         random_unseen(5, 4, seed=0)
+
+
+def test_ctrgcn_npz_is_read_and_preprocessed(tmp_path):
+    rng = np.random.default_rng(0)
+    x_train = rng.normal(size=(3, 40, 150)).astype(np.float32)
+    x_train[:, 30:] = 0  # zero-padded tail, as in the CTR-GCN files
+    x_test = rng.normal(size=(2, 40, 150)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x_train=x_train, y_train=np.eye(4)[[0, 1, 2]], x_test=x_test, y_test=np.array([3, 0]))
+    s = load_skeletons(tmp_path / "d.npz")
+    assert s.data.shape == (5, 3, 50, 25, 2) and s.labels.tolist() == [0, 1, 2, 3, 0]
+    assert s.subsets["test"].tolist() == [3, 4]
+    assert np.allclose(s.data[:, :, :, 20], 0, atol=1e-6)
+    np.savez(tmp_path / "bad.npz", x_train=x_train)
+    with pytest.raises(DataError, match="bad.npz: missing array"):
+        load_skeletons(tmp_path / "bad.npz")

@@ -8,6 +8,10 @@ Supported for ``--data``:
   ``(N,)`` (give either file), or a folder holding ``train_data.npy`` /
   ``train_label.npy`` and ``test_data.npy`` / ``test_label.npy`` (these become
   the official train/test sample split);
+* a CTR-GCN style ``.npz`` (``x_train``/``y_train``/``x_test``/``y_test``,
+  ``x`` ``(N, T, 150)`` = 2 bodies x 25 joints x xyz per frame, labels one-hot
+  or integers): every clip goes through the same SPEC section 2
+  preprocessing, so it matches data prepared from raw files;
 * a pyskl-style pickle ``{'split': {...}, 'annotations': [{'keypoint':
   (M, T, V, 3), 'label', 'frame_dir', ...}]}``: each clip is preprocessed as
   SPEC section 2 (centre, resample to T frames, rotate). A ``classes.txt``
@@ -46,6 +50,8 @@ def load_skeletons(spec: str | Path, frames: int = 50, max_bodies: int = 2) -> S
         return load_pyskl_pickle(path, frames=frames, max_bodies=max_bodies)
     if path.suffix == ".npy":
         return _load_npy_pair(path)
+    if path.suffix == ".npz":
+        return load_ctrgcn_npz(path, frames=frames)
     raise DataError(f"{path}: unsupported input; give a .npy pair, a folder of them, a pyskl .pkl or 'synthetic'")
 
 
@@ -249,3 +255,34 @@ def load_pyskl_pickle(path: str | Path, frames: int = 50, max_bodies: int = 2) -
         data, np.array(labels, dtype=np.int64), layout=layout.name, class_names=_sibling_classes(path),
         sample_ids=ids, subsets=subsets, source=str(path),
     )
+
+
+def load_ctrgcn_npz(path: str | Path, frames: int = 50) -> SkeletonSet:
+    """Read a CTR-GCN style ``.npz`` (NTU 25 joints, 2 bodies) and preprocess every clip."""
+    path = Path(path)
+    try:
+        content = np.load(path)
+    except Exception as err:
+        raise DataError(f"{path}: cannot read as .npz ({err})") from None
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in content.files]
+    if missing:
+        raise DataError(f"{path}: missing array(s) {', '.join(missing)} (expected x_train, y_train, x_test, y_test)")
+    clips, labels, parts = [], [], {}
+    for part in ("train", "test"):
+        x, y = content[f"x_{part}"], content[f"y_{part}"]
+        if x.ndim != 3 or x.shape[2] != 150:
+            raise DataError(f"{path}: x_{part} must be (N, T, 150) (2 bodies x 25 joints x 3), got {x.shape}")
+        y = y.argmax(axis=1) if y.ndim == 2 else y
+        if len(y) != len(x):
+            raise DataError(f"{path}: {len(y)} labels in y_{part} for {len(x)} clips in x_{part}")
+        start = len(clips)
+        for i, clip in enumerate(x):
+            kp = clip.reshape(clip.shape[0], 2, 25, 3).transpose(1, 0, 2, 3)  # (M, T, V, 3)
+            try:
+                clips.append(preprocess_sequence(kp, "ntu25", frames=frames))
+            except ValueError as err:
+                raise DataError(f"{path}: x_{part}[{i}]: {err}") from None
+        labels.extend(int(v) for v in y)
+        parts[part] = np.arange(start, len(clips))
+    data = np.stack(clips).astype(np.float32)
+    return SkeletonSet(data, np.array(labels, dtype=np.int64), layout="ntu25", subsets=parts, source=str(path))
