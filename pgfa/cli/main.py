@@ -72,11 +72,14 @@ def _add_embed(sub: argparse._SubParsersAction) -> None:
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="turn raw dataset files into model-ready arrays")
-    p.add_argument("dataset", choices=("ntu",), help="raw format (ntu: NTU RGB+D 60/120 .skeleton files)")
-    p.add_argument("--raw", required=True, help="folder searched recursively for .skeleton files")
+    p.add_argument("dataset", choices=("ntu", "pku"),
+                   help="ntu: NTU RGB+D 60/120 .skeleton files; pku: PKU-MMD skeleton + label files")
+    p.add_argument("--raw", required=True, help="ntu: folder searched recursively for .skeleton files; "
+                                                "pku: folder of skeleton .txt files")
+    p.add_argument("--labels", help="pku: folder of label .txt files (same names as the skeleton files)")
     p.add_argument("--out", required=True, help="output folder (data.npy, label.npy, samples.tsv, manifest.json)")
     p.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
-    p.add_argument("--version", choices=("ntu60", "ntu120"), help="default: detected from the action ids")
+    p.add_argument("--version", choices=("ntu60", "ntu120"), help="ntu: default detected from the action ids")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable files and list them in the manifest")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
 
@@ -181,10 +184,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from pgfa.data.prepare import prepare_ntu
+    from pgfa.data.prepare import prepare_ntu, prepare_pku
 
-    manifest = prepare_ntu(args.raw, args.out, workers=args.workers, version=args.version,
-                           skip_bad=args.skip_bad, force=args.force)
+    if args.dataset == "pku":
+        if not args.labels:
+            raise ValueError("pgfa prepare pku needs --labels DIR (the label files)")
+        manifest = prepare_pku(args.raw, args.labels, args.out, workers=args.workers,
+                               skip_bad=args.skip_bad, force=args.force)
+    else:
+        manifest = prepare_ntu(args.raw, args.out, workers=args.workers, version=args.version,
+                               skip_bad=args.skip_bad, force=args.force)
     print(f"{args.out}: {manifest['samples']} samples ({manifest['dataset']}) from {manifest['files_found']} files; "
           f"{len(manifest['skipped'])} skipped")
     for item in manifest["skipped"]:

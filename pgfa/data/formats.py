@@ -150,19 +150,21 @@ def _load_prepared(folder: Path) -> SkeletonSet:
 
     manifest = json.loads((folder / "manifest.json").read_text())
     data, labels = _read_array_pair(folder / "data.npy", folder / "label.npy")
-    rows = (folder / "samples.tsv").read_text().splitlines()[1:]
+    lines = (folder / "samples.tsv").read_text().splitlines()
+    header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
     if len(rows) != len(labels):
         raise DataError(f"{folder}: samples.tsv has {len(rows)} rows for {len(labels)} samples")
-    names = [r.split("\t")[0] for r in rows]
-    performers = np.array([int(r.split("\t")[3]) for r in rows])
-    train = np.isin(performers, manifest["train_subjects"])
+    subsets = {}
+    if manifest.get("split_column"):  # cross-subject split by the recorded performer
+        column = header.index(manifest["split_column"])
+        train = np.isin(np.array([int(r[column]) for r in rows]), manifest["train_subjects"])
+        subsets = {"train": np.flatnonzero(train), "test": np.flatnonzero(~train)}
     from pgfa.text.builtin import builtin_classes
 
     texts = builtin_classes(manifest["dataset"])
     return SkeletonSet(data, labels, layout=_layout_of(data, folder), class_names=[t.name for t in texts],
-                       class_descriptions=[t.description for t in texts], sample_ids=names,
-                       subsets={"train": np.flatnonzero(train), "test": np.flatnonzero(~train)},
-                       source=str(folder))
+                       class_descriptions=[t.description for t in texts], sample_ids=[r[0] for r in rows],
+                       subsets=subsets, source=str(folder))
 
 
 def _load_npy_folder(folder: Path) -> SkeletonSet:

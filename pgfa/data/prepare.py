@@ -1,4 +1,4 @@
-"""``pgfa prepare ntu``: a folder of raw ``.skeleton`` files -> model-ready arrays.
+"""``pgfa prepare ntu|pku``: raw dataset files -> model-ready arrays.
 
 Output folder (written under a temporary name, renamed at the end, never
 over an existing folder without ``force``):
@@ -6,13 +6,15 @@ over an existing folder without ``force``):
 =================  ==========================================================
 ``data.npy``       ``(N, 3, T, 25, 2)`` float32, preprocessed as SPEC §2
 ``label.npy``      ``(N,)`` int64, 0-based action
-``samples.tsv``    per sample: name, setup, camera, performer, replication
+``samples.tsv``    per sample: name and source metadata (NTU: setup, camera,
+                   performer, replication; PKU: video, start, end)
 ``manifest.json``  source, counts, skipped files and why, parameters, sha256
 =================  ==========================================================
 
-Not yet here: the official lists of samples with missing skeletons (such
+Not yet here: the official lists of NTU samples with missing skeletons (such
 files usually fail preprocessing with "no valid frame" and are skipped with
-``skip_bad``), PKU-MMD, and the named zero-shot splits.
+``skip_bad``) and PKU-MMD's published cross-subject video list (a prepared
+PKU folder has no sample split yet).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from tqdm.auto import tqdm
 
 from pgfa.data.formats import DataError
 from pgfa.data.ntu import read_ntu_skeleton
+from pgfa.data.pku import cut_pku_clips, read_pku_labels, read_pku_skeleton
 from pgfa.data.preprocess import preprocess_sequence
 
 # Cross-subject training performers (SPEC §2 for NTU-60; NTU-120 adds its own
@@ -40,17 +43,57 @@ NTU120_TRAIN_SUBJECTS = NTU60_TRAIN_SUBJECTS + (
 )
 
 
-def _process(args: tuple[str, int]) -> tuple[str, object]:
-    """Worker: one file -> (name, (array, meta)) or (name, error message)."""
+Sample = tuple[np.ndarray, int, dict]  # (clip (3, T, 25, 2), 0-based label, metadata row)
+
+
+def _ntu_job(args: tuple[str, int]) -> tuple[str, list[Sample] | str]:
+    """Worker: one .skeleton file -> its sample, or an error message naming the file."""
     path, frames = args
     try:
-        sample = read_ntu_skeleton(path)
-        array = preprocess_sequence(sample.keypoints, "ntu25", frames=frames)
+        s = read_ntu_skeleton(path)
+        array = preprocess_sequence(s.keypoints, "ntu25", frames=frames)
     except (DataError, ValueError) as err:
         message = str(err)
         return path, message if message.startswith(path) else f"{path}: {message}"
-    meta = (sample.action, sample.setup, sample.camera, sample.performer, sample.replication)
-    return path, (array, meta)
+    meta = {"name": Path(path).stem, "setup": s.setup, "camera": s.camera, "performer": s.performer,
+            "replication": s.replication}
+    return path, [(array, s.action, meta)]
+
+
+def _pku_job(args: tuple[str, str, int]) -> tuple[str, list[Sample] | str]:
+    """Worker: one PKU video + label file -> its clips, or an error message."""
+    skeleton_path, label_path, frames = args
+    try:
+        video = read_pku_skeleton(skeleton_path)
+        rows = read_pku_labels(label_path, len(video))
+        samples = []
+        for i, (row, clip) in enumerate(zip(rows, cut_pku_clips(video, rows))):
+            try:
+                array = preprocess_sequence(clip, "ntu25", frames=frames)
+            except ValueError as err:
+                raise DataError(f"{label_path}: row {i + 1}: {err}") from None
+            meta = {"name": f"{Path(skeleton_path).stem}_{i:03d}", "video": Path(skeleton_path).stem,
+                    "start": row[1], "end": row[2], "confidence": row[3]}
+            samples.append((array, row[0], meta))
+    except DataError as err:
+        return skeleton_path, str(err)
+    return skeleton_path, samples
+
+
+def _run_jobs(function, jobs: list, workers: int, progress: bool, desc: str) -> list:
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            stream = pool.map(function, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
+            return list(tqdm(stream, total=len(jobs), desc=desc, disable=not progress))
+    return [function(job) for job in tqdm(jobs, desc=desc, disable=not progress)]
+
+
+def _split_results(results: list, skip_bad: bool) -> tuple[list[Sample], list[dict]]:
+    good = [sample for _, r in results if not isinstance(r, str) for sample in r]
+    bad = [{"file": Path(p).name, "reason": r} for p, r in results if isinstance(r, str)]
+    if bad and not skip_bad:
+        raise DataError(f"{len(bad)} bad file(s), first: {bad[0]['reason']} (use --skip-bad to skip and list them)")
+    return good, bad
 
 
 def _sha256(path: Path) -> str:
@@ -61,61 +104,28 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int = 50,
-                version: str | None = None, skip_bad: bool = False, force: bool = False,
-                progress: bool = True) -> dict:
-    """Read, preprocess and store every NTU ``.skeleton`` file under ``raw``; returns the manifest."""
-    raw, out = Path(raw), Path(out)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; pass --force to replace it (it is kept until the new one is complete)")
-    files = sorted(raw.rglob("*.skeleton"))
-    if not files:
-        raise DataError(f"{raw}: no .skeleton files found")
-    jobs = [(str(f), frames) for f in files]
-    results: list[tuple[str, object]] = []
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            stream = pool.map(_process, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
-            results = list(tqdm(stream, total=len(jobs), desc="reading .skeleton files", disable=not progress))
-    else:
-        results = [_process(job) for job in tqdm(jobs, desc="reading .skeleton files", disable=not progress)]
-    good = [(p, r) for p, r in results if not isinstance(r, str)]
-    bad = [{"file": Path(p).name, "reason": r} for p, r in results if isinstance(r, str)]
-    if bad and not skip_bad:
-        raise DataError(f"{len(bad)} bad file(s), first: {bad[0]['reason']} (use --skip-bad to skip and list them)")
-    actions = np.array([r[1][0] for _, r in good], dtype=np.int64)
-    detected = "ntu120" if len(actions) and actions.max() >= 60 else "ntu60"
-    version = version or detected
-    if version == "ntu60":
-        keep = [i for i, a in enumerate(actions) if a < 60]
-        skipped_out_of_version = len(actions) - len(keep)
-        good, actions = [good[i] for i in keep], actions[keep]
-    else:
-        skipped_out_of_version = 0
-    if not good:
-        raise DataError(f"{raw}: no usable sample")
+def _write_prepared(out: Path, samples: list[Sample], frames: int, manifest: dict) -> dict:
+    """Write the folder under a temporary name, then rename it onto ``out``."""
+    if not samples:
+        raise DataError(f"{manifest['source']}: no usable sample")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         data = np.lib.format.open_memmap(staging / "data.npy", mode="w+", dtype=np.float32,
-                                         shape=(len(good), 3, frames, 25, 2))
-        for i, (_, (array, _meta)) in enumerate(good):
+                                         shape=(len(samples), 3, frames, 25, 2))
+        for i, (array, _, _) in enumerate(samples):
             data[i] = array
         data.flush()
         del data
-        np.save(staging / "label.npy", actions)
-        rows = ["name\tsetup\tcamera\tperformer\treplication\taction"]
-        rows += [f"{Path(p).stem}\t{m[1]}\t{m[2]}\t{m[3]}\t{m[4]}\t{m[0]}" for p, (_, m) in good]
+        np.save(staging / "label.npy", np.array([label for _, label, _ in samples], dtype=np.int64))
+        columns = list(samples[0][2]) + ["action"]
+        rows = ["\t".join(columns)]
+        rows += ["\t".join(str(v) for v in [*meta.values(), label]) for _, label, meta in samples]
         (staging / "samples.tsv").write_text("\n".join(rows) + "\n")
-        manifest = {
-            "dataset": version, "detected_version": detected, "source": str(raw.resolve()),
-            "files_found": len(files), "samples": len(good), "skipped": bad,
-            "skipped_other_version": skipped_out_of_version,
-            "preprocessing": {"frames": frames, "bodies": "first two per frame, file order (SPEC 2)",
-                              "center": "spine_shoulder (20) per frame", "rotate": "shoulders onto +x per frame"},
-            "train_subjects": list(NTU120_TRAIN_SUBJECTS if version == "ntu120" else NTU60_TRAIN_SUBJECTS),
-            "sha256": {name: _sha256(staging / name) for name in ("data.npy", "label.npy", "samples.tsv")},
-        }
+        manifest["samples"] = len(samples)
+        manifest["preprocessing"] = {"frames": frames, "bodies": "first two per frame, file order (SPEC 2)",
+                                     "center": "spine_shoulder (20) per frame", "rotate": "shoulders onto +x per frame"}
+        manifest["sha256"] = {name: _sha256(staging / name) for name in ("data.npy", "label.npy", "samples.tsv")}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)
@@ -124,3 +134,55 @@ def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _refuse_existing(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; pass --force to replace it (it is kept until the new one is complete)")
+
+
+def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int = 50,
+                version: str | None = None, skip_bad: bool = False, force: bool = False,
+                progress: bool = True) -> dict:
+    """Read, preprocess and store every NTU ``.skeleton`` file under ``raw``; returns the manifest."""
+    raw, out = Path(raw), Path(out)
+    _refuse_existing(out, force)
+    files = sorted(raw.rglob("*.skeleton"))
+    if not files:
+        raise DataError(f"{raw}: no .skeleton files found")
+    results = _run_jobs(_ntu_job, [(str(f), frames) for f in files], workers, progress, "reading .skeleton files")
+    samples, bad = _split_results(results, skip_bad)
+    detected = "ntu120" if any(label >= 60 for _, label, _ in samples) else "ntu60"
+    version = version or detected
+    kept = [s for s in samples if version == "ntu120" or s[1] < 60]
+    manifest = {
+        "dataset": version, "detected_version": detected, "source": str(raw.resolve()),
+        "files_found": len(files), "skipped": bad, "skipped_other_version": len(samples) - len(kept),
+        "split_column": "performer",
+        "train_subjects": list(NTU120_TRAIN_SUBJECTS if version == "ntu120" else NTU60_TRAIN_SUBJECTS),
+    }
+    return _write_prepared(out, kept, frames, manifest)
+
+
+def prepare_pku(raw: str | Path, labels: str | Path, out: str | Path, workers: int = 2, frames: int = 50,
+                skip_bad: bool = False, force: bool = False, progress: bool = True) -> dict:
+    """Cut every PKU-MMD video under ``raw`` into clips by its label file in ``labels``."""
+    raw, labels, out = Path(raw), Path(labels), Path(out)
+    _refuse_existing(out, force)
+    label_files = sorted(labels.glob("*.txt"))
+    if not label_files:
+        raise DataError(f"{labels}: no label files (*.txt) found")
+    jobs, missing = [], []
+    for label_file in label_files:
+        video = raw / label_file.name
+        (jobs if video.is_file() else missing).append((str(video), str(label_file), frames))
+    if missing and not skip_bad:
+        raise DataError(f"{missing[0][1]}: no skeleton file {Path(missing[0][0]).name} in {raw} "
+                        f"({len(missing)} label file(s) without video; --skip-bad skips them)")
+    results = _run_jobs(_pku_job, jobs, workers, progress, "cutting PKU-MMD videos")
+    results += [(m[0], f"{m[1]}: no skeleton file in {raw}") for m in missing]
+    samples, bad = _split_results(results, skip_bad)
+    manifest = {"dataset": "pku", "source": str(raw.resolve()), "labels": str(labels.resolve()),
+                "files_found": len(label_files), "skipped": bad, "split_column": None,
+                "clip_crop": "centre crop to 300 frames before resampling"}
+    return _write_prepared(out, samples, frames, manifest)
