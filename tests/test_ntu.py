@@ -122,3 +122,14 @@ def test_prepare_refuses_bad_files_and_existing_output(tmp_path):
     assert manifest["samples"] == 4 and manifest["skipped"][0]["file"] == "S001C001P001R001A009.skeleton"
     with pytest.raises(FileExistsError, match="--force"):
         prepare_ntu(raw, out, workers=1, progress=False)
+
+
+def test_prepare_drops_listed_missing_skeleton_samples(tmp_path):
+    from pgfa.data.prepare import missing_skeleton_list, prepare_ntu
+
+    listed = missing_skeleton_list()
+    assert "S001C002P005R002A008" in listed and len(listed) >= 302
+    raw = _raw_folder(tmp_path, actions=(1,))
+    (raw / "S001C002P005R002A008.skeleton").write_text("1\n0\n")  # listed: dropped, not an error
+    manifest = prepare_ntu(raw, tmp_path / "out", workers=1, progress=False)
+    assert manifest["samples"] == 2 and manifest["dropped_missing_skeletons"] == ["S001C002P005R002A008"]
