@@ -24,6 +24,7 @@ class TrainConfig:
     classes: str | None = None  # class file, built-in dataset name, or None: names from the data
     text_encoder: str = "minilm"
     text_mode: str = "description"  # name | description | both
+    layout: str | None = None  # convert the data to this joint layout first (kinect_v1_20 -> ntu25)
     backbone: str = "stgcn"
     dropout: float = 0.5
     frames: int = 50

@@ -176,3 +176,33 @@ def test_ctrgcn_npz_is_read_and_preprocessed(tmp_path):
     np.savez(tmp_path / "bad.npz", x_train=x_train)
     with pytest.raises(DataError, match="bad.npz: missing array"):
         load_skeletons(tmp_path / "bad.npz")
+
+
+def test_kinect_v1_data_converts_to_the_ntu_layout(tmp_path):
+    from pgfa.data.layouts import convert_layout
+
+    rng = np.random.default_rng(0)
+    v1 = rng.normal(size=(2, 3, 5, 20, 1)).astype(np.float32)
+    v1[1] = 0  # an absent sample stays absent
+    v2 = convert_layout(v1, "kinect_v1_20", "ntu25")
+    assert v2.shape == (2, 3, 5, 25, 1)
+    assert np.array_equal(v2[:, :, :, 20], v1[:, :, :, 2])  # shoulder_center -> spine_shoulder
+    assert np.allclose(v2[:, :, :, 2], 0.5 * (v1[:, :, :, 3] + v1[:, :, :, 2]))  # neck between head and shoulders
+    assert np.array_equal(v2[:, :, :, 23], v1[:, :, :, 11]) and not v2[1].any()
+    with pytest.raises(ValueError, match="no conversion"):
+        convert_layout(v2, "ntu25", "kinect_v1_20")
+
+
+def test_training_config_can_convert_the_layout(tmp_path):
+    from pgfa.cli.main import main
+
+    _pickle(tmp_path / "d.pkl", [_clip(i, i % 4, frames=12) for i in range(16)])
+    (tmp_path / "classes.txt").write_text("a\nb\nc\nd\n")
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "d.pkl"), "--unseen", "0,1", "--out", str(out), "--epochs", "1",
+                 "--batch-size", "4", "--set", "layout=ntu25", "warmup_epochs=1"]) == 0
+    assert main(["evaluate", str(out)]) == 0
+    import torch
+
+    state = torch.load(out / "best.pt", weights_only=True)
+    assert state["signature"]["layout"] == "ntu25"

@@ -103,3 +103,30 @@ def layout_for_joints(num_joints: int) -> Layout:
             f"known layouts: {', '.join(f'{l.name} ({l.num_joints})' for l in LAYOUTS.values())}"
         )
     return matches[0]
+
+
+def convert_layout(data, source: str | Layout, target: str | Layout):
+    """Map ``(N, C, T, V, M)`` data from one layout to another.
+
+    Supported: ``kinect_v1_20`` -> ``ntu25``, so 20-joint data can use the
+    25-joint graph (and models trained on NTU). Each v1 joint goes to its
+    nearest v2 joint (``KINECT_V1_20.to_ntu25``); the v2 joints that v1 lacks
+    are filled from their neighbours: the neck is the midpoint of head and
+    spine shoulder, each hand tip and thumb copies its hand. An absent body
+    (all zeros) stays all zeros.
+    """
+    import numpy as np
+
+    source, target = get_layout(source), get_layout(target)
+    if source.name == target.name:
+        return data
+    if (source.name, target.name) != ("kinect_v1_20", "ntu25"):
+        raise ValueError(f"no conversion from layout {source.name} to {target.name} (only kinect_v1_20 -> ntu25)")
+    if data.shape[3] != source.num_joints:
+        raise ValueError(f"data has {data.shape[3]} joints, layout {source.name} has {source.num_joints}")
+    out = np.zeros(data.shape[:3] + (target.num_joints,) + data.shape[4:], dtype=data.dtype)
+    out[:, :, :, list(source.to_ntu25)] = data
+    out[:, :, :, 2] = 0.5 * (out[:, :, :, 3] + out[:, :, :, 20])  # neck
+    out[:, :, :, 21] = out[:, :, :, 22] = out[:, :, :, 7]  # left hand tip, thumb
+    out[:, :, :, 23] = out[:, :, :, 24] = out[:, :, :, 11]  # right hand tip, thumb
+    return out

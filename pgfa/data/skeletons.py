@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pgfa.data.layouts import get_layout
+import dataclasses
+
+from pgfa.data.layouts import convert_layout, get_layout
 
 
 @dataclass
@@ -63,6 +65,12 @@ class SkeletonSet:
         if self.class_names is not None:
             return len(self.class_names)
         return int(self.labels.max()) + 1 if len(self.labels) else 0
+
+    def with_layout(self, layout: str | None) -> "SkeletonSet":
+        """This set in another joint layout (see :func:`pgfa.data.layouts.convert_layout`)."""
+        if layout is None or layout == self.layout:
+            return self
+        return dataclasses.replace(self, data=convert_layout(self.data, self.layout, layout), layout=layout)
 
     def __len__(self) -> int:
         return len(self.labels)

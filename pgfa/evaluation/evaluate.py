@@ -26,6 +26,7 @@ from pgfa.data.splits import make_zero_shot_split
 def load_run_inputs(run: Path, config: TrainConfig) -> RunInputs:
     """Rebuild a run's data, texts and split from its folder (texts and features as saved)."""
     skeletons = load_skeletons(config.data, frames=config.frames)
+    skeletons = skeletons.with_layout(config.layout)
     texts = read_class_file(run / "classes.tsv")
     features = np.load(run / "text_features.npy")
     split = make_zero_shot_split(skeletons, config.unseen, config.val_fraction, config.seed)

@@ -15,8 +15,6 @@ A run folder holds everything needed to evaluate, resume or audit a run:
 from __future__ import annotations
 
 import json
-import math
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -68,6 +66,7 @@ def prepare_inputs(config: TrainConfig, skeletons: SkeletonSet | None = None) ->
     """Load the data, resolve and embed the class texts, and split the samples."""
     if skeletons is None:
         skeletons = load_skeletons(config.data, frames=config.frames)
+    skeletons = skeletons.with_layout(config.layout)
     num_classes = skeletons.num_classes
     texts = resolve_class_texts(
         config.classes, skeletons.class_names, skeletons.class_descriptions, num_classes, source=skeletons.source or config.data
