@@ -139,9 +139,9 @@ def _write_prepared(out: Path, samples: list[Sample], frames: int, manifest: dic
 def missing_skeleton_list() -> set[str]:
     """Sample names that NTU RGB+D lists as having missing skeletons (dropped by the reference pipeline).
 
-    The file holds the NTU RGB+D 60 list as found in a public copy (303 names;
-    the dataset's README speaks of 302). NTU-120's additional list is not
-    shipped yet.
+    The file holds the NTU RGB+D 60 list (302 names, the count the dataset's
+    README gives; two public copies agree on them). NTU-120's additional list
+    (535 names) is not shipped yet.
     """
     from importlib import resources
 
@@ -175,7 +175,7 @@ def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int 
         "dataset": version, "detected_version": detected, "source": str(raw.resolve()),
         "files_found": len(found), "skipped": bad, "skipped_other_version": len(samples) - len(kept),
         "dropped_missing_skeletons": dropped,
-        "missing_skeleton_list": "NTU RGB+D 60 list shipped with pgfa (303 names); NTU-120's additional list is not shipped yet",
+        "missing_skeleton_list": "NTU RGB+D 60 list shipped with pgfa (302 names); NTU-120's additional list is not shipped yet",
         "split_column": "performer",
         "train_subjects": list(NTU120_TRAIN_SUBJECTS if version == "ntu120" else NTU60_TRAIN_SUBJECTS),
     }
