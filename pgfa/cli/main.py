@@ -84,6 +84,18 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
 
 
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="rank your own action names for new skeleton sequences")
+    p.add_argument("run", help="trained run folder")
+    p.add_argument("inputs", nargs="+", help=".skeleton files, .npy arrays, pyskl .pkl files, or folders of them")
+    p.add_argument("--classes", required=True,
+                   help="class file ('name' or 'name<TAB>description' lines), a built-in dataset, or \"name1,name2,...\"")
+    p.add_argument("--align", action="store_true", help="prototype alignment across the given inputs")
+    p.add_argument("--alpha", type=float, help="support factor for --align (default: the run's)")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pgfa", description="Zero-shot skeleton action recognition (PGFA).")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -94,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classes(sub)
     _add_embed(sub)
     _add_prepare(sub)
+    _add_predict(sub)
     return parser
 
 
@@ -201,6 +214,38 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from pgfa.api import load
+    from pgfa.data.formats import load_sequences
+    from pgfa.data.layouts import convert_layout
+    from pgfa.text.builtin import BUILTIN_DATASETS
+    from pgfa.text.classes import resolve_class_texts
+
+    if Path(args.classes).is_file() or args.classes in BUILTIN_DATASETS:
+        classes = resolve_class_texts(args.classes)
+    else:
+        classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    model = load(args.run)
+    ids, data, layout = load_sequences(args.inputs, frames=model.config.frames)
+    data = convert_layout(data, layout, model.layout)
+    predictions = model.predict(data, classes, align=args.align, alpha=args.alpha, top_k=args.top_k)
+    if args.format == "json":
+        print(json.dumps([{"input": i, "labels": p.labels, "scores": p.scores} for i, p in zip(ids, predictions)], indent=2))
+    elif args.format == "csv":
+        print("input,rank,label,score")
+        for i, p in zip(ids, predictions):
+            for rank, (label, score) in enumerate(zip(p.labels, p.scores), start=1):
+                print(f'"{i}",{rank},"{label}",{score}')
+    else:
+        width = max(len(i) for i in ids)
+        for i, p in zip(ids, predictions):
+            ranked = "  ".join(f"{label} ({score:.3f})" for label, score in zip(p.labels, p.scores))
+            print(f"{i:<{width}}  {ranked}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -214,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _threads()
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo,
-                "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare}
+                "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare, "predict": cmd_predict}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

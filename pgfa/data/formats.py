@@ -288,3 +288,52 @@ def load_ctrgcn_npz(path: str | Path, frames: int = 50) -> SkeletonSet:
         parts[part] = np.arange(start, len(clips))
     data = np.stack(clips).astype(np.float32)
     return SkeletonSet(data, np.array(labels, dtype=np.int64), layout="ntu25", subsets=parts, source=str(path))
+
+
+def load_sequences(paths: list[str | Path], frames: int = 50) -> tuple[list[str], np.ndarray, str]:
+    """Unlabelled sequences for prediction: ``(ids, (N, 3, T, V, M) data, layout)``.
+
+    Each path is a raw NTU ``.skeleton`` file, an ``.npy`` array (one
+    ``(3, T, V, M)`` sequence or a ``(N, 3, T, V, M)`` batch, already
+    preprocessed), a pyskl ``.pkl``, or a folder of such files.
+    """
+    from pgfa.data.ntu import read_ntu_skeleton
+
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".skeleton", ".npy", ".pkl")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    if not files:
+        raise DataError("no input sequences (.skeleton, .npy or .pkl) found")
+    ids, parts, layouts = [], [], set()
+    for f in files:
+        if f.suffix == ".skeleton":
+            array = preprocess_sequence(read_ntu_skeleton(f).keypoints, "ntu25", frames=frames)[None]
+            names = [f.stem]
+        elif f.suffix == ".pkl":
+            s = load_pyskl_pickle(f, frames=frames)
+            array, names = s.data, [f"{f.stem}/{i}" for i in (s.sample_ids or range(len(s)))]
+        elif f.suffix == ".npy":
+            array = np.load(f)
+            if array.ndim == 4:
+                array = array[None]
+            if array.ndim != 5 or array.shape[1] != 3:
+                raise DataError(f"{f}: expected (3, T, V, M) or (N, 3, T, V, M), got {array.shape}")
+            _check_finite(array, f)
+            names = [f.stem] if len(array) == 1 else [f"{f.stem}[{i}]" for i in range(len(array))]
+        else:
+            raise DataError(f"{f}: unsupported input (give .skeleton, .npy or .pkl)")
+        layouts.add(_layout_of(array, f))
+        ids.extend(names)
+        if parts and array.shape[1:4] != parts[0].shape[1:4]:
+            raise DataError(f"{f}: shape {array.shape[1:]} differs from earlier inputs {parts[0].shape[1:]}")
+        parts.append(array.astype(np.float32))
+    if len(layouts) > 1:
+        raise DataError(f"inputs mix joint layouts: {', '.join(sorted(layouts))}")
+    bodies = max(p.shape[-1] for p in parts)
+    parts = [np.concatenate([p, np.zeros(p.shape[:-1] + (bodies - p.shape[-1],), np.float32)], -1) for p in parts]
+    return ids, np.concatenate(parts), layouts.pop()
