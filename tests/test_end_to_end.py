@@ -106,3 +106,17 @@ def test_train_takes_a_split_file_and_refuses_a_split_of_another_dataset(tmp_pat
     assert json.loads((out / "split.json").read_text())["unseen_classes"] == [4, 11]
     assert main(["train", "--data", DATA, "--split", "ntu60/split_1", "--out", str(tmp_path / "x")]) == 1
     assert "is for ntu60" in capsys.readouterr().err
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    import torch
+
+    common = ["--data", DATA, "--unseen", UNSEEN, "--batch-size", "16", "--set", "warmup_epochs=1"]
+    assert main(["train", *common, "--out", str(tmp_path / "straight"), "--epochs", "2"]) == 0
+    assert main(["train", *common, "--out", str(tmp_path / "resumed"), "--epochs", "1"]) == 0  # "killed" after 1
+    assert main(["train", *common, "--out", str(tmp_path / "resumed"), "--epochs", "2"]) == 0
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key

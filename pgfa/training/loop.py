@@ -213,6 +213,8 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best, history = state["epoch"] + 1, state.get("best"), state.get("history", [])
+        if "rng" in state:  # dropout continues the same random stream as an uninterrupted run
+            torch.set_rng_state(state["rng"])
         log(f"resuming {out} after epoch {start_epoch}")
     if start_epoch >= config.epochs:
         log(f"{out}: all {config.epochs} epochs already trained")
@@ -261,7 +263,7 @@ def train(
                                               "epoch": epoch + 1, "selection": best})
         save_checkpoint(out / "last.pt", {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                           "signature": signature, "epoch": epoch, "best": best,
-                                          "history": history})
+                                          "history": history, "rng": torch.get_rng_state()})
         write_text(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
         val = f" val_top1={record['val_top1']:.3f}" if "val_top1" in record else ""
         log(f"epoch {epoch + 1}/{config.epochs} loss={record['train_loss']:.4f}{val} "
