@@ -73,3 +73,27 @@ def test_diagnostics_report_prototypes_nearer_the_true_centre():
     for entry in diag["per_class"].values():
         assert entry["cos_prototype_to_centroid"] > entry["cos_text_to_centroid"]
         assert entry["support_precision"] == 1.0
+
+
+def test_online_alignment_equals_batch_when_given_the_whole_stream_at_once():
+    from pgfa.alignment.online import OnlineAligner
+
+    torch.manual_seed(3)
+    text = F.normalize(torch.randn(4, 12), dim=-1)
+    features = text[torch.randint(0, 4, (40,))] + 0.4 * torch.randn(40, 12)
+    batch = prototype_align(features, text, alpha=0.9).labels
+    assert torch.equal(OnlineAligner(text, alpha=0.9).update(features), batch)
+
+
+def test_online_alignment_starts_from_the_text_features_and_then_uses_prototypes():
+    from pgfa.alignment.online import OnlineAligner
+
+    text = torch.eye(2)
+    aligner = OnlineAligner(text, alpha=1.0, min_support=3)
+    first = torch.tensor([[0.9, 0.5], [0.95, 0.45], [1.0, 0.4]])  # a class-0 cluster off its text feature
+    assert aligner.update(first[:1]).tolist() == [0]
+    # a sample nearer text 1 than text 0, but close to the class-0 cluster once it has a prototype
+    probe = torch.tensor([[0.6, 0.62]])
+    assert OnlineAligner(text, alpha=1.0, min_support=3).update(probe).tolist() == [1]
+    aligner.update(first[1:])
+    assert aligner.update(probe).tolist() == [0]

@@ -30,7 +30,8 @@ class AlignmentResult:
     support: torch.Tensor
 
 
-def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float) -> AlignmentResult:
+def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float,
+                    min_support: int = 1) -> AlignmentResult:
     r"""Re-classify test features against prototypes built from confident samples.
 
     With unit features f_n and unit text features t_k:
@@ -50,6 +51,8 @@ def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float) ->
         features: ``(N, D)`` test features (normalised here).
         text: ``(K, D)`` text features of the candidate classes.
         alpha: support factor in [0, 1]; 0 keeps the text features.
+        min_support: a class needs at least this many support samples before
+            its prototype replaces its text feature (1 in the paper).
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -64,7 +67,7 @@ def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float) ->
     for k in range(len(t)):
         members = torch.nonzero(initial == k).flatten()
         n_support = math.floor(alpha * len(members) + 1e-9)  # guard 0.7*10 = 6.999...
-        if n_support < 1:
+        if n_support < max(1, min_support):
             continue
         chosen = members[entropy[members].argsort()[:n_support]]
         support[chosen] = True
