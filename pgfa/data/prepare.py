@@ -18,7 +18,6 @@ PKU folder has no sample split yet).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from pgfa.data.formats import DataError
 from pgfa.data.ntu import read_ntu_skeleton
 from pgfa.data.pku import cut_pku_clips, read_pku_labels, read_pku_skeleton
 from pgfa.data.preprocess import preprocess_sequence
+from pgfa.io import sha256_file
 
 # Cross-subject training performers (SPEC §2 for NTU-60; NTU-120 adds its own
 # published list, from the NTU RGB+D 120 paper).
@@ -96,13 +96,6 @@ def _split_results(results: list, skip_bad: bool) -> tuple[list[Sample], list[di
     return good, bad
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _write_prepared(out: Path, samples: list[Sample], frames: int, manifest: dict) -> dict:
     """Write the folder under a temporary name, then rename it onto ``out``."""
@@ -125,7 +118,7 @@ def _write_prepared(out: Path, samples: list[Sample], frames: int, manifest: dic
         manifest["samples"] = len(samples)
         manifest["preprocessing"] = {"frames": frames, "bodies": "first two per frame, file order (SPEC 2)",
                                      "center": "spine_shoulder (20) per frame", "rotate": "shoulders onto +x per frame"}
-        manifest["sha256"] = {name: _sha256(staging / name) for name in ("data.npy", "label.npy", "samples.tsv")}
+        manifest["sha256"] = {name: sha256_file(staging / name) for name in ("data.npy", "label.npy", "samples.tsv")}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)

