@@ -47,3 +47,20 @@ def test_predict_cli_on_raw_ntu_files_and_arrays(run, shared_data, tmp_path, cap
     rows = json.loads(capsys.readouterr().out)
     assert [r["input"] for r in rows][:1] == ["S001C001P001R001A011"] and len(rows) == 7
     assert all(sorted(r["labels"]) == ["drink water", "reading", "shake hands"] for r in rows)
+
+
+def test_show_renders_png_strip_and_gif(run, tmp_path):
+    from PIL import Image
+
+    seq = tmp_path / "seq.npy"
+    data = np.zeros((3, 20, 25, 2), dtype=np.float32)
+    data[1, :, 3, 0] = 0.3  # a head above the centre
+    data[0, :, 8, 0] = np.linspace(0.1, 0.4, 20)  # a moving right shoulder
+    np.save(seq, data)
+    png, gif = tmp_path / "s.png", tmp_path / "s.gif"
+    assert main(["show", str(seq), "--out", str(png), "--run", str(run), "--classes", "a,b"]) == 0
+    assert Image.open(png).size == (1600, 260)  # 8 panels of 2 x 2.6 inches at 100 dpi
+    assert main(["show", str(seq), "--out", str(gif)]) == 0
+    with Image.open(gif) as im:
+        assert im.n_frames == 20 and im.size[0] > 100
+    assert main(["show", str(seq), "--out", str(png)]) == 1  # exists: refused without --force

@@ -96,6 +96,16 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
 
+def _add_show(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("show", help="render a skeleton sequence (PNG strip or GIF), optionally with its prediction")
+    p.add_argument("input", help="a .skeleton file, .npy array or pyskl .pkl")
+    p.add_argument("--out", required=True, help="output .png (frame strip) or .gif (animation)")
+    p.add_argument("--sample", type=int, default=0, help="which sequence of a multi-sequence input (default 0)")
+    p.add_argument("--run", help="trained run: label the sequence with its top prediction")
+    p.add_argument("--classes", help="with --run: class file, built-in dataset, or \"name1,name2,...\"")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pgfa", description="Zero-shot skeleton action recognition (PGFA).")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -107,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_embed(sub)
     _add_prepare(sub)
     _add_predict(sub)
+    _add_show(sub)
     return parser
 
 
@@ -220,13 +231,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from pgfa.api import load
     from pgfa.data.formats import load_sequences
     from pgfa.data.layouts import convert_layout
-    from pgfa.text.builtin import BUILTIN_DATASETS
-    from pgfa.text.classes import resolve_class_texts
 
-    if Path(args.classes).is_file() or args.classes in BUILTIN_DATASETS:
-        classes = resolve_class_texts(args.classes)
-    else:
-        classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    classes = _class_list(args.classes)
     model = load(args.run)
     ids, data, layout = load_sequences(args.inputs, frames=model.config.frames)
     data = convert_layout(data, layout, model.layout)
@@ -246,6 +252,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _class_list(spec: str):
+    from pgfa.text.builtin import BUILTIN_DATASETS
+    from pgfa.text.classes import resolve_class_texts
+
+    if Path(spec).is_file() or spec in BUILTIN_DATASETS:
+        return resolve_class_texts(spec)
+    return [c.strip() for c in spec.split(",") if c.strip()]
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from pgfa.data.formats import load_sequences
+    from pgfa.evaluation.render import render_sequence
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+    ids, data, layout = load_sequences([args.input])
+    if not 0 <= args.sample < len(ids):
+        raise ValueError(f"{args.input} holds {len(ids)} sequence(s); --sample {args.sample} is out of range")
+    title = ids[args.sample]
+    if args.run:
+        if not args.classes:
+            raise ValueError("--run needs --classes to name the candidate actions")
+        from pgfa.api import load
+        from pgfa.data.layouts import convert_layout
+
+        model = load(args.run)
+        x = convert_layout(data[args.sample : args.sample + 1], layout, model.layout)
+        best = model.predict(x, _class_list(args.classes), top_k=1)[0]
+        title += f": {best.labels[0]} ({best.scores[0]:.2f})"
+    render_sequence(data[args.sample], layout, out, title=title)
+    print(f"written: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -259,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _threads()
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo,
-                "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare, "predict": cmd_predict}
+                "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare, "predict": cmd_predict, "show": cmd_show}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
