@@ -125,29 +125,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pgfa.data.splits import parse_class_list
     from pgfa.training.loop import train
 
-    if args.unseen is not None:
-        unseen = parse_class_list(args.unseen)
-    else:
-        from pgfa.data.formats import load_skeletons
-        from pgfa.data.split_registry import resolve_split
-        from pgfa.data.splits import random_unseen
-
-        num_classes = load_skeletons(args.data).num_classes
-        if args.split is not None:
-            unseen = resolve_split(args.split, num_classes)
-        else:
-            unseen = random_unseen(num_classes, args.unseen_count, args.split_seed)
-        print(f"unseen classes: {','.join(map(str, unseen))}")
     # Files are recorded by absolute path so 'pgfa evaluate RUN' works from any folder.
     data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data
     classes = str(Path(args.classes).resolve()) if args.classes and Path(args.classes).is_file() else args.classes
-    config = TrainConfig(data=data, unseen=unseen, classes=classes)
+    config = TrainConfig(data=data, classes=classes)
     for field in ("text_encoder", "text_mode", "epochs", "batch_size", "lr", "seed", "alpha", "device"):
         value = getattr(args, field)
         if value is not None:
             setattr(config, field, value)
     config = config.override(args.set)
-    run = train(config, args.out, force=args.force)
+    skeletons = None
+    if args.unseen is not None:
+        config.unseen = parse_class_list(args.unseen)
+    else:  # the class count is needed to draw or check the split: load once, hand the data to train
+        from pgfa.data.formats import load_skeletons
+        from pgfa.data.split_registry import resolve_split
+        from pgfa.data.splits import random_unseen
+
+        skeletons = load_skeletons(config.data, frames=config.frames)
+        if args.split is not None:
+            config.unseen = resolve_split(args.split, skeletons.num_classes)
+        else:
+            config.unseen = random_unseen(skeletons.num_classes, args.unseen_count, args.split_seed)
+        print(f"unseen classes: {','.join(map(str, config.unseen))}")
+    run = train(config, args.out, skeletons=skeletons, force=args.force)
     print(f"run folder: {run}")
     if args.evaluate:
         from pgfa.evaluation.evaluate import evaluate_run

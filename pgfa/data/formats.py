@@ -22,6 +22,7 @@ file (and the record) and the problem.
 """
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -146,8 +147,6 @@ def _load_npy_pair(path: Path) -> SkeletonSet:
 
 def _load_prepared(folder: Path) -> SkeletonSet:
     """A folder written by ``pgfa prepare``: arrays, per-sample metadata, cross-subject split."""
-    import json
-
     manifest = json.loads((folder / "manifest.json").read_text())
     data, labels = _read_array_pair(folder / "data.npy", folder / "label.npy")
     lines = (folder / "samples.tsv").read_text().splitlines()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pgfa.io import cache_dir, write_npy
-from pgfa.text.encoders import SentenceEncoder, load_encoder, resolve_encoder
+from pgfa.text.encoders import SentenceEncoder, resolve_encoder
 
 
 def _key(identity: str, text: str) -> str:
@@ -52,5 +52,3 @@ def embed_texts(
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack(vectors).astype(np.float32)
 
-
-__all__ = ["embed_texts", "load_encoder"]
