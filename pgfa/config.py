@@ -25,6 +25,7 @@ class TrainConfig:
     text_encoder: str = "minilm"
     text_mode: str = "description"  # name | description | both
     layout: str | None = None  # convert the data to this joint layout first (kinect_v1_20 -> ntu25)
+    method: str = "pgfa"  # pgfa (end-to-end contrastive) | two-stage (SMIE-style baseline)
     backbone: str = "stgcn"
     dropout: float = 0.5
     frames: int = 50
@@ -41,6 +42,8 @@ class TrainConfig:
     seed: int = 0
     alpha: float = 0.9  # support factor of the alignment; fixed, never tuned on unseen data
     device: str = "auto"
+    amp: bool = False  # mixed precision (bfloat16/float16 autocast) on GPU
+    compile: bool = False  # torch.compile the model
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
