@@ -3,7 +3,8 @@
 Why a separate wrapper: the contrastive loss (SPEC section 6) compares
 skeleton features with sentence embeddings, so the backbone output has to be
 mapped to the text dimension; keeping that map out of the backbone lets any
-backbone (ST-GCN now, Shift-GCN later) be plugged in through ``BACKBONES``.
+backbone be plugged in through ``BACKBONES``: ``"stgcn"`` (setting A) and
+``"shiftgcn"`` (setting B, which resamples time by 1.28 inside the backbone).
 """
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import torch
 import torch.nn as nn
 
 from pgfa.data.layouts import Layout
+from pgfa.models.shiftgcn import ShiftGCN
 from pgfa.models.stgcn import STGCN
 
 # name -> backbone class; each takes (layout=..., dropout=...) and exposes
 # ``out_dim``; its forward maps (N, C, T, V, M) to (N, out_dim).
-BACKBONES: dict[str, type[nn.Module]] = {"stgcn": STGCN}
+# ShiftGCN ignores ``dropout`` (the published Shift-GCN has none).
+BACKBONES: dict[str, type[nn.Module]] = {"stgcn": STGCN, "shiftgcn": ShiftGCN}
 
 
 class ZeroShotModel(nn.Module):
