@@ -70,23 +70,39 @@ def test_class_file_duplicates_are_refused(tmp_path):
         read_class_file(f)
 
 
-# Measured with MiniLM (docs/RESULTS.md, "Class texts"): how often a description
-# is nearer its own class name than another class's name. Thresholds sit a few
-# points under the measured values (0.756, 0.768, 0.843, 0.667, 0.805).
-NAME_AUC_FLOOR = {"ntu120": 0.72, "pku": 0.72, "utd_mhad": 0.80, "nw_ucla": 0.62, "msr_action3d": 0.76}
+# Measured with MiniLM (docs/RESULTS.md, "Class texts"; `python benchmarks/class_texts.py`):
+# how often a description is nearer its own class name than another class's
+# name. The descriptions open with the action named in plain words, then
+# describe the body motion. Floors sit a little under the measured values:
+# pairwise 0.992, 0.987, 0.996, 0.989, 1.000; nearest 0.883, 0.843, 0.926,
+# 0.900, 1.000 (for the small sets the nearest floor allows one more miss).
+NAME_AUC_FLOOR = {"ntu120": 0.98, "pku": 0.97, "utd_mhad": 0.98, "nw_ucla": 0.97, "msr_action3d": 0.98}
+NEAREST_NAME_FLOOR = {"ntu120": 0.85, "pku": 0.80, "utd_mhad": 0.88, "nw_ucla": 0.80, "msr_action3d": 0.95}
 
 
-@pytest.mark.parametrize("dataset", sorted(NAME_AUC_FLOOR))
-def test_descriptions_sit_nearer_their_own_name_than_other_names(dataset):
+def _description_name_similarity(dataset: str) -> np.ndarray:
+    """Cosine of each description (rows) to each class name (columns), MiniLM."""
     from pgfa.text.builtin import builtin_classes
 
     classes = builtin_classes(dataset)
     names = embed_texts([c.name for c in classes], "minilm")
     descriptions = embed_texts([c.description for c in classes], "minilm")
-    sim = descriptions @ names.T
+    return descriptions @ names.T
+
+
+@pytest.mark.parametrize("dataset", sorted(NAME_AUC_FLOOR))
+def test_descriptions_sit_nearer_their_own_name_than_other_names(dataset):
+    sim = _description_name_similarity(dataset)
     own = np.diag(sim)[:, None]
-    auc = float(((own > sim).sum(axis=1) / (len(classes) - 1)).mean())
+    auc = float(((own > sim).sum(axis=1) / (len(sim) - 1)).mean())
     assert auc >= NAME_AUC_FLOOR[dataset], auc
+
+
+@pytest.mark.parametrize("dataset", sorted(NEAREST_NAME_FLOOR))
+def test_most_descriptions_have_their_own_name_as_the_nearest_name(dataset):
+    sim = _description_name_similarity(dataset)
+    nearest = float((sim.argmax(axis=1) == np.arange(len(sim))).mean())
+    assert nearest >= NEAREST_NAME_FLOOR[dataset] > 0.5, nearest
 
 
 def _mpnet_installed() -> bool:

@@ -1,9 +1,11 @@
 """Built-in class texts: official label maps plus skeleton-focused descriptions.
 
 Zero-shot recognition of an unseen class rests entirely on its text, so every
-built-in dataset ships with its class names *and* a description of the body
-motion (which joints move, in which direction, how often), written for what a
-3D skeleton can show rather than for objects or appearance.
+built-in dataset ships with its class names *and* a description: a short
+opening sentence that names the action in plain words (so the description
+lands near its own name in the encoder's space), then the body motion (which
+joints move, in which direction, how often), written for what a 3D skeleton
+can show rather than for objects or appearance.
 
 The files live in ``pgfa/text/builtin/<file>.tsv`` (package data), one class
 per line as ``name<TAB>description``; line i is class index i, so the order is
