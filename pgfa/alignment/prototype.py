@@ -31,7 +31,7 @@ class AlignmentResult:
 
 
 def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float,
-                    min_support: int = 1) -> AlignmentResult:
+                    min_support: int = 1, bias: torch.Tensor | None = None) -> AlignmentResult:
     r"""Re-classify test features against prototypes built from confident samples.
 
     With unit features f_n and unit text features t_k:
@@ -53,12 +53,25 @@ def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float,
         alpha: support factor in [0, 1]; 0 keeps the text features.
         min_support: a class needs at least this many support samples before
             its prototype replaces its text feature (1 in the paper).
+        bias: optional ``(K,)`` per-class offset added to every cosine score,
+            both when pseudo-labelling against the texts (step 1, and so the
+            entropy that ranks confidence) and in the final scores against the
+            prototypes (step 3). Used by generalised zero-shot evaluation for
+            calibrated stacking (``-gamma`` on seen classes, 0 on unseen
+            ones): the same calibration then decides which samples build which
+            prototype and how the final label is chosen. ``None`` (default)
+            is the paper's rule, unchanged. ``scores`` include the bias.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     f = F.normalize(features.float(), dim=-1)
     t = F.normalize(text.float(), dim=-1)
     cos = f @ t.t()
+    offset = (torch.zeros(len(t), device=f.device) if bias is None
+              else torch.as_tensor(bias, dtype=torch.float32, device=f.device))
+    if offset.shape != (len(t),):
+        raise ValueError(f"bias must have one value per class ({len(t)}), got shape {tuple(offset.shape)}")
+    cos = cos + offset
     initial = cos.argmax(dim=1)
     prob = cos.softmax(dim=1)
     entropy = -(prob * prob.clamp_min(1e-12).log()).sum(dim=1)
@@ -72,5 +85,5 @@ def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float,
         chosen = members[entropy[members].argsort()[:n_support]]
         support[chosen] = True
         prototypes[k] = F.normalize(f[chosen].mean(dim=0), dim=0)
-    scores = f @ prototypes.t()
+    scores = f @ prototypes.t() + offset
     return AlignmentResult(scores.argmax(dim=1), scores, initial, entropy, prototypes, support)

@@ -1,4 +1,12 @@
-"""Evaluate a trained run on its unseen classes, with and without alignment."""
+"""Evaluate a trained run on its unseen classes, with and without alignment.
+
+Besides zero-shot (ZSL) top-1/top-5 on the unseen classes, ``metrics.json``
+gets a ``gzsl`` section when the split has seen-class test samples (see
+:func:`gzsl_section`) and, on request, a ``one_shot`` section
+(:mod:`pgfa.evaluation.oneshot`). A checkpoint other than ``best.pt`` writes
+``metrics_<name>.json`` (e.g. ``metrics_last.json``) so the selected model's
+figures are never overwritten by another checkpoint's.
+"""
 from __future__ import annotations
 
 import datetime
@@ -13,6 +21,8 @@ import pgfa
 from pgfa.alignment.prototype import prototype_align
 from pgfa.config import TrainConfig
 from pgfa.evaluation.diagnostics import alignment_diagnostics
+from pgfa.evaluation.gzsl import ausuc, calibrate, gzsl_metrics, select_gamma
+from pgfa.evaluation.oneshot import one_shot_report
 from pgfa.evaluation.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from pgfa.evaluation.plots import plot_confusion
 from pgfa.io import write_json
@@ -47,24 +57,141 @@ def _selection_text(selection: dict | None, n_val: int, n_classes: int) -> str:
             f"(val_top1={selection['val_top1']:.4f}); unseen test data never used for selection")
 
 
+def _checkpoint_epoch(state: dict) -> int:
+    """1-based epoch of the model held by a checkpoint.
+
+    ``best.pt`` (and the two-stage ``last.pt``) store it 1-based under
+    ``epoch``; the training loop's ``last.pt`` is a resume point and stores
+    the 0-based index of the last finished epoch (it is the one that carries
+    the optimiser state).
+    """
+    return int(state["epoch"]) + 1 if "optimizer" in state else int(state["epoch"])
+
+
+def load_run_model(run: str | Path, checkpoint: str = "best.pt", device: str = "auto"):
+    """Config, inputs, checkpoint state, model (weights loaded, on ``device``) and device of a run folder."""
+    run = Path(run)
+    if not (run / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run}: not a pgfa run folder (no config.yaml)")
+    if Path(checkpoint).name != checkpoint:
+        raise ValueError(f"checkpoint {checkpoint!r} must be a file name inside the run folder "
+                         "(best.pt or last.pt)")
+    config = TrainConfig.load(run / "config.yaml")
+    inputs = load_run_inputs(run, config)
+    state = load_checkpoint(run / checkpoint, model_signature(config, inputs))
+    dev = pick_device(device)
+    model = build_run_model(config, inputs).to(dev)
+    model.load_state_dict(state["model"])
+    return config, inputs, state, model, dev
+
+
+def _cosine(features: torch.Tensor, text: torch.Tensor) -> np.ndarray:
+    f = torch.nn.functional.normalize(features.float(), dim=-1)
+    return (f @ torch.nn.functional.normalize(text.float(), dim=-1).t()).numpy()
+
+
+def joint_label_space(split) -> tuple[np.ndarray, np.ndarray]:
+    """GZSL label space S ∪ U (sorted class indices) and its seen-class mask."""
+    joint = np.union1d(split.seen_classes, split.unseen_classes)
+    return joint, np.isin(joint, split.seen_classes)
+
+
+def seen_validation_gamma(model, inputs: RunInputs, device, max_seen_to_unseen: float = 0.1):
+    """Calibrated-stacking γ of a run, from its seen-class validation samples only.
+
+    The validation features are scored against the texts of the joint label
+    space (unseen *texts* are part of the task; no unseen *sample* or label is
+    read) and γ follows :func:`pgfa.evaluation.gzsl.select_gamma`'s default
+    rule (the validation labels are passed too, for the alternative rule).
+    ``None`` when the run has no validation samples.
+    """
+    split = inputs.split
+    if len(split.val) == 0:
+        return None
+    joint, seen_mask = joint_label_space(split)
+    feats = encode(model, inputs.skeletons.data, split.val, device)
+    scores = _cosine(feats, torch.from_numpy(inputs.text_features[joint]))
+    targets = np.searchsorted(joint, inputs.skeletons.labels[split.val])
+    return select_gamma(scores, seen_mask, targets, max_seen_to_unseen=max_seen_to_unseen)
+
+
+GZSL_ALIGNMENT_RULE = (
+    "prototype alignment over the joint label space: every test sample (seen and unseen classes together) is "
+    "pseudo-labelled by its calibrated text scores (cosine - gamma on seen classes; gamma = 0 for 'uncalibrated'), "
+    "each class's prototype is the mean of the floor(alpha*n_k) lowest-entropy samples pseudo-labelled to it (its "
+    "text feature when none), and samples are re-classified by cosine to the prototypes minus the same gamma")
+
+
+def _three(m: dict) -> dict:
+    return {"seen_acc": m["seen_acc"], "unseen_acc": m["unseen_acc"], "harmonic_mean": m["harmonic_mean"]}
+
+
+def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor, alpha: float,
+                 align: bool) -> dict:
+    """Generalised zero-shot metrics (label space S ∪ U) of a run with seen-class test samples.
+
+    Four figures of (seen accuracy, unseen accuracy, harmonic mean): text
+    features or prototype alignment, each uncalibrated and with calibrated
+    stacking at the γ chosen on seen-class validation
+    (:func:`seen_validation_gamma`); plus the γ-free AUSUC of the text scores.
+    ``unseen_features`` are the already encoded unseen-test features (in
+    ``split.unseen_test`` order).
+    """
+    split = inputs.split
+    joint, seen_mask = joint_label_space(split)
+    index = np.concatenate([split.seen_test, split.unseen_test])
+    feats = torch.cat([encode(model, inputs.skeletons.data, split.seen_test, device), unseen_features])
+    targets = np.searchsorted(joint, inputs.skeletons.labels[index])
+    text = torch.from_numpy(inputs.text_features[joint])
+    plain = _cosine(feats, text)
+    choice = seen_validation_gamma(model, inputs, device)
+    gamma = None if choice is None else choice.gamma
+    section = {
+        "n_seen_test": int(len(split.seen_test)),
+        "n_unseen_test": int(len(split.unseen_test)),
+        "n_val": int(len(split.val)),
+        "gamma": gamma,
+        "calibration_rule": choice.rule if choice is not None else "no seen-class validation set: no calibration",
+        "val_seen_to_unseen": choice.val_seen_to_unseen if choice is not None else None,
+        "text": {
+            "uncalibrated": _three(gzsl_metrics(plain, targets, seen_mask)),
+            "calibrated": _three(gzsl_metrics(calibrate(plain, seen_mask, gamma), targets, seen_mask))
+            if gamma is not None else None,
+        },
+        **ausuc(plain, targets, seen_mask),
+        "aligned": None,
+        "alignment_rule": GZSL_ALIGNMENT_RULE if align else None,
+    }
+    if align:
+        bias = torch.from_numpy(-(gamma or 0.0) * seen_mask.astype(np.float32))
+        section["aligned"] = {
+            "uncalibrated": _three(gzsl_metrics(prototype_align(feats, text, alpha).scores.numpy(), targets,
+                                                seen_mask)),
+            "calibrated": _three(gzsl_metrics(prototype_align(feats, text, alpha, bias=bias).scores.numpy(),
+                                              targets, seen_mask)) if gamma is not None else None,
+        }
+    return section
+
+
 def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None,
-                 device: str = "auto", keep_previous: bool = True) -> dict:
+                 device: str = "auto", keep_previous: bool = True, checkpoint: str = "best.pt",
+                 one_shot: bool = False, one_shot_seed: int = 0, one_shot_draws: int = 1) -> dict:
     """Compute unseen-class metrics of ``run`` and write ``metrics.json`` and plots into it.
 
     ``alpha`` defaults to the run config's value (fixed before training, never
     tuned on the test set). An existing ``metrics.json`` is kept as
-    ``metrics.<time>.json`` rather than overwritten.
+    ``metrics.<time>.json`` rather than overwritten. ``checkpoint`` names the
+    checkpoint file in the run (``best.pt``, chosen on seen-class validation,
+    or ``last.pt``); another than ``best.pt`` writes ``metrics_<stem>.json``
+    and ``confusion*_<stem>.png`` instead. A ``gzsl`` section is added when
+    the split has seen-class test samples, a ``one_shot`` section when
+    ``one_shot`` is set (exemplars drawn with ``one_shot_seed``, repeated
+    ``one_shot_draws`` times).
     """
     run = Path(run)
-    if not (run / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run}: not a pgfa run folder (no config.yaml)")
-    config = TrainConfig.load(run / "config.yaml")
+    config, inputs, state, model, dev = load_run_model(run, checkpoint, device)
     alpha = config.alpha if alpha is None else alpha
-    inputs = load_run_inputs(run, config)
-    state = load_checkpoint(run / "best.pt", model_signature(config, inputs))
-    dev = pick_device(device)
-    model = build_run_model(config, inputs).to(dev)
-    model.load_state_dict(state["model"])
+    suffix = "" if checkpoint == "best.pt" else "_" + Path(checkpoint).stem
 
     split = inputs.split
     unseen = split.unseen_classes
@@ -98,9 +225,15 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
             for i, (name, a, b) in enumerate(zip(names, per_class_accuracy(plain_cm), per_class_accuracy(aligned_cm)))
         },
         "alignment_diagnostics": alignment_diagnostics(feats, text, targets, result, names) if align else None,
-        "checkpoint": "best.pt",
-        "checkpoint_epoch": int(state["epoch"]),
-        "selected_on": _selection_text(state.get("selection"), len(split.val), len(split.seen_classes)),
+        "gzsl": gzsl_section(model, inputs, dev, feats, alpha, align) if len(split.seen_test) else None,
+        "one_shot": one_shot_report(feats, targets, text, split.unseen_test, unseen, inputs.skeletons.sample_ids,
+                                    seed=one_shot_seed, draws=one_shot_draws) if one_shot else None,
+        "checkpoint": checkpoint,
+        "checkpoint_epoch": _checkpoint_epoch(state),
+        "selected_on": _selection_text(state.get("selection"), len(split.val), len(split.seen_classes))
+        if checkpoint == "best.pt" else
+        f"not selected: {checkpoint}, the model after epoch {_checkpoint_epoch(state)} "
+        "(best.pt holds the model chosen on seen-class validation)",
         "sample_split": split.sample_split,
         "seed": config.seed,
         "data": config.data,
@@ -110,13 +243,13 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
         "pgfa_version": pgfa.__version__,
         "evaluated_at": datetime.datetime.now().isoformat(timespec="seconds"),
     }
-    plot_confusion(plain_cm, names, run / "confusion.png", f"unseen classes, text features\ntop-1 {metrics['zsl_top1']:.3f}")
+    plot_confusion(plain_cm, names, run / f"confusion{suffix}.png", f"unseen classes, text features\ntop-1 {metrics['zsl_top1']:.3f}")
     if align:
-        plot_confusion(aligned_cm, names, run / "confusion_aligned.png",
+        plot_confusion(aligned_cm, names, run / f"confusion_aligned{suffix}.png",
                        f"unseen classes, prototype alignment (α={alpha})\ntop-1 {metrics['zsl_top1_aligned']:.3f}")
-    target = run / "metrics.json"
+    target = run / f"metrics{suffix}.json"
     if target.exists() and keep_previous:
         stamp = datetime.datetime.fromtimestamp(target.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-        shutil.copy2(target, run / f"metrics.{stamp}.json")
+        shutil.copy2(target, run / f"metrics{suffix}.{stamp}.json")
     write_json(target, metrics)
     return metrics
