@@ -20,13 +20,26 @@ then.
 By default the glibc allocator is tuned first (:func:`pgfa.models.stgcn.tune_cpu_allocator`),
 which speeds up *both* models; ``--no-malloc-tune`` measures without it.
 
-The last line printed is ``train_samples_per_s=X eval_samples_per_s=Y`` for
-the fast model.
+The line before last gives the peak memory: the process's maximum resident
+set on CPU (``resource.getrusage``; both models together), or
+``torch.cuda.max_memory_allocated`` per model on CUDA. The last line printed
+is ``train_samples_per_s=X eval_samples_per_s=Y`` for the fast model.
+
+For a GPU: ``--device cuda`` (the equality check runs there too), ``--amp``
+(autocast to bfloat16 where supported, else float16 with a gradient scaler;
+the loss stays float32, as in training; ignored on CPU, as in training) and
+``--compile`` (``torch.compile`` of the timed models; the warm-up steps
+compile, so give ``--warmup 2`` or more).
+
+``--backbone shiftgcn`` times the Shift-GCN backbone alone (it has no
+textbook twin to compare with, so the equality check and the reference
+column are skipped); its input is resampled to 64 frames inside the model.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import resource
 import statistics
 import sys
 import time
@@ -37,7 +50,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pgfa.models.model import ZeroShotModel  # noqa: E402
+from pgfa.models.model import BACKBONES, ZeroShotModel  # noqa: E402
 from pgfa.models.stgcn import STGCN, tune_cpu_allocator  # noqa: E402
 from pgfa.models.stgcn_reference import ReferenceSTGCN  # noqa: E402
 from pgfa.training.loss import soft_target_contrastive_loss  # noqa: E402
@@ -56,6 +69,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=50, help="T of the input (default 50)")
     p.add_argument("--no-malloc-tune", action="store_true", help="leave glibc's allocator as it is")
     p.add_argument("--skip-reference", action="store_true", help="time the fast model only")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1 ...")
+    p.add_argument("--amp", action="store_true", help="autocast (CUDA only: bfloat16, else float16 + scaler)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the timed models")
+    p.add_argument(
+        "--backbone",
+        choices=sorted(BACKBONES),
+        default="stgcn",
+        help="backbone to time (default stgcn; others are timed alone, without a reference)",
+    )
     return p.parse_args(argv)
 
 
@@ -84,30 +106,61 @@ def check_equal(fast: ZeroShotModel, ref: ZeroShotModel, x: torch.Tensor) -> dic
     return out
 
 
-def make_step(model: ZeroShotModel, x, labels, text):
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_step(model: ZeroShotModel, x, labels, text, amp_dtype: torch.dtype | None = None):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    scaler = torch.amp.GradScaler(x.device.type, enabled=amp_dtype == torch.float16)
 
     def step() -> float:
         model.train()
+        _sync(x.device)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = soft_target_contrastive_loss(model(x), text[labels], labels)
-        loss.backward()
-        opt.step()
+        with torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            features = model(x)
+        loss = soft_target_contrastive_loss(features.float(), text[labels], labels)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        _sync(x.device)
         return time.perf_counter() - t0
 
     return step
 
 
-def make_eval(model: ZeroShotModel, x):
+def make_eval(model: ZeroShotModel, x, amp_dtype: torch.dtype | None = None):
     def run() -> float:
         model.eval()
+        _sync(x.device)
         t0 = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             model(x)
+        _sync(x.device)
         return time.perf_counter() - t0
 
     return run
+
+
+def amp_dtype_for(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The training loop's rule: bfloat16 where supported, else float16; nothing on CPU."""
+    if not amp:
+        return None
+    if device.type != "cuda":
+        print("--amp is ignored on CPU (as in training): float32")
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def peak_memory_line(device: torch.device, cuda_peaks: dict[str, int]) -> str:
+    if device.type == "cuda":
+        return "peak memory (torch.cuda.max_memory_allocated, one step): " + ", ".join(
+            f"{name} {peak / 2**20:.0f} MiB" for name, peak in cuda_peaks.items())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return f"peak memory (max RSS of the process, all models): {rss / 1024:.0f} MiB"
 
 
 def main(argv=None) -> None:
@@ -116,34 +169,58 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     tuned = False if args.no_malloc_tune else tune_cpu_allocator()
     torch.manual_seed(0)
+    device = torch.device(args.device)
+    amp_dtype = amp_dtype_for(device, args.amp)
 
-    fast = ZeroShotModel(STGCN("ntu25"), TEXT_DIM)
-    ref = ZeroShotModel(ReferenceSTGCN("ntu25"), TEXT_DIM)
-    ref.load_state_dict(fast.state_dict())
+    has_reference = args.backbone == "stgcn"  # the only backbone with a textbook twin
+    if has_reference:
+        fast = ZeroShotModel(STGCN("ntu25"), TEXT_DIM)
+    else:
+        fast = ZeroShotModel(BACKBONES[args.backbone]("ntu25"), TEXT_DIM)
+    if has_reference:
+        ref = ZeroShotModel(ReferenceSTGCN("ntu25"), TEXT_DIM)
+        ref.load_state_dict(fast.state_dict())
 
     x = torch.randn(args.batch, 3, args.frames, 25, 2)
     labels = torch.randint(0, NUM_CLASSES, (args.batch,))
     text = F.normalize(torch.randn(NUM_CLASSES, TEXT_DIM), dim=-1)
+    x, labels, text = x.to(device), labels.to(device), text.to(device)
+    fast.to(device)
+    if has_reference:
+        ref.to(device)
 
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, "
-        f"input (3, {args.frames}, 25, 2), allocator tuned: {tuned}"
+        f"backbone {args.backbone}, input (3, {args.frames}, 25, 2), allocator tuned: {tuned}, "
+        f"device {device}, amp {str(amp_dtype).removeprefix('torch.') if amp_dtype else 'off'}, "
+        f"compile {args.compile}"
     )
-    diffs = check_equal(fast, ref, x)
-    print(
-        f"max abs diff fast vs reference: eval {diffs['eval']:.2e}, "
-        f"train (dropout 0) {diffs['train_no_dropout']:.2e}"
-    )
+    if has_reference:
+        diffs = check_equal(fast, ref, x)
+        print(
+            f"max abs diff fast vs reference: eval {diffs['eval']:.2e}, "
+            f"train (dropout 0) {diffs['train_no_dropout']:.2e}"
+        )
 
-    models = {"fast": fast} if args.skip_reference else {"reference": ref, "fast": fast}
-    steps = {name: make_step(m, x, labels, text) for name, m in models.items()}
-    evals = {name: make_eval(m, x) for name, m in models.items()}
+    if has_reference and not args.skip_reference:
+        models = {"reference": ref, "fast": fast}
+    else:
+        models = {"fast": fast}
+    if args.compile:
+        models = {name: torch.compile(m) for name, m in models.items()}
+    steps = {name: make_step(m, x, labels, text, amp_dtype) for name, m in models.items()}
+    evals = {name: make_eval(m, x, amp_dtype) for name, m in models.items()}
+    cuda_peaks = {name: 0 for name in models}
     train_t = {name: [] for name in models}
     eval_t = {name: [] for name in models}
     # Alternate the models so that load from other jobs hits both alike.
     for i in range(args.warmup + args.steps):
         for name, step in steps.items():
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             t = step()
+            if device.type == "cuda":
+                cuda_peaks[name] = max(cuda_peaks[name], torch.cuda.max_memory_allocated(device))
             if i >= args.warmup:
                 train_t[name].append(t)
     for i in range(1 + args.eval_steps):
@@ -167,6 +244,7 @@ def main(argv=None) -> None:
             print(f"{label:<20}{r:>12.1f}{f:>10.1f}{f / r:>8.2f}")
         else:
             print(f"{label:<20}{'-':>12}{f:>10.1f}{'-':>8}")
+    print(peak_memory_line(device, cuda_peaks))
     print(f"train_samples_per_s={rate['fast'][0]:.1f} eval_samples_per_s={rate['fast'][1]:.1f}")
 
 

@@ -68,12 +68,18 @@ class TrainConfig:
 
     def override(self, assignments: list[str]) -> "TrainConfig":
         """Apply ``key=value`` strings (values parsed as YAML: ``lr=0.01``, ``lr_steps=[30,40]``)."""
-        values = self.to_dict()
-        for item in assignments:
-            key, sep, raw = item.partition("=")
-            if not sep:
-                raise ValueError(f"override {item!r} must look like key=value")
-            if key not in values:
-                raise ValueError(f"unknown config key {key!r}; known: {', '.join(sorted(values))}")
-            values[key] = yaml.safe_load(raw)
-        return TrainConfig.from_dict(values)
+        return TrainConfig.from_dict({**self.to_dict(), **parse_assignments(assignments)})
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """``["lr=0.01", "lr_steps=[30,40]"]`` -> ``{"lr": 0.01, "lr_steps": [30, 40]}``, keys checked."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} must look like key=value")
+        if key not in known:
+            raise ValueError(f"unknown config key {key!r}; known: {', '.join(sorted(known))}")
+        values[key] = yaml.safe_load(raw)
+    return values

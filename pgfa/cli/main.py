@@ -30,12 +30,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text-encoder", default=None, help="minilm (default), mpnet, or a local model folder")
     p.add_argument("--text", dest="text_mode", choices=("name", "description", "both"), default=None,
                    help="which class text to embed (default: description where there is one)")
+    p.add_argument("--method", choices=("pgfa", "two-stage"),
+                   help="pgfa: end-to-end contrastive (default); two-stage: classifier, then a projection (baseline)")
+    p.add_argument("--backbone", help="stgcn (default) or shiftgcn")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--alpha", type=float, help="support factor for alignment at evaluation (fixed now, not tuned)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision on CUDA (bfloat16, else float16 with loss scaling); ignored on CPU")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (the first steps compile it)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override any config field")
     p.add_argument("--force", action="store_true", help="delete an existing, different run in --out first")
     p.add_argument("--evaluate", action="store_true", help="evaluate right after training")
@@ -47,6 +53,14 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-align", action="store_true", help="skip prototype alignment")
     p.add_argument("--alpha", type=float, help="support factor (default: the run's config)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--checkpoint", default="best.pt",
+                   help="checkpoint in the run folder: best.pt (chosen on seen-class validation, default) or "
+                        "last.pt; other than best.pt writes metrics_<name>.json")
+    p.add_argument("--one-shot", action="store_true",
+                   help="also one-shot figures: one seeded exemplar per unseen class, removed from the test set")
+    p.add_argument("--one-shot-seed", type=int, default=0, help="seed of the exemplar draw (default 0)")
+    p.add_argument("--one-shot-draws", type=int, default=1,
+                   help="repeat the exemplar draw with seeds seed, seed+1, ... and average (default 1)")
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -106,6 +120,22 @@ def _add_show(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
 
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce", help="every split of a paper setting (or N random splits) x seeds -> report.md")
+    p.add_argument("--setting", choices=("A", "B", "one-shot"), help="a paper setting (SPEC 3); needs --dataset")
+    p.add_argument("--dataset", choices=("ntu60", "ntu120", "pku"), help="which dataset --data holds (for --setting)")
+    p.add_argument("--data", required=True, help="prepared data (pgfa prepare), or any input 'pgfa train' reads")
+    p.add_argument("--unseen-count", type=int, metavar="K", help="instead of --setting: N random splits of K unseen classes")
+    p.add_argument("--splits", type=int, default=3, metavar="N", help="number of random splits (default 3)")
+    p.add_argument("--seeds", default="0,1,2", help="training seeds (default 0,1,2)")
+    p.add_argument("--methods", default="pgfa", help="pgfa, two-stage, or both: pgfa,two-stage")
+    p.add_argument("--classes", help="class file or built-in dataset name (random splits; default: from the data)")
+    p.add_argument("--epochs", type=int, help="instead of the paper's 50 (say so when you report)")
+    p.add_argument("--batch-size", type=int, help="instead of the paper's 128")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override any config field")
+    p.add_argument("--out", required=True, help="folder for the runs, report.md and results.json")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pgfa", description="Zero-shot skeleton action recognition (PGFA).")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -118,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare(sub)
     _add_predict(sub)
     _add_show(sub)
+    _add_reproduce(sub)
     return parser
 
 
@@ -129,10 +160,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data
     classes = str(Path(args.classes).resolve()) if args.classes and Path(args.classes).is_file() else args.classes
     config = TrainConfig(data=data, classes=classes)
-    for field in ("text_encoder", "text_mode", "epochs", "batch_size", "lr", "seed", "alpha", "device"):
+    for field in ("method", "backbone", "text_encoder", "text_mode", "epochs", "batch_size", "lr", "seed", "alpha",
+                  "device"):
         value = getattr(args, field)
         if value is not None:
             setattr(config, field, value)
+    config.amp = config.amp or args.amp
+    config.compile = config.compile or args.compile
     config = config.override(args.set)
     skeletons = None
     if args.unseen is not None:
@@ -149,6 +183,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             config.unseen = random_unseen(skeletons.num_classes, args.unseen_count, args.split_seed)
         print(f"unseen classes: {','.join(map(str, config.unseen))}")
     run = train(config, args.out, skeletons=skeletons, force=args.force)
+    from pgfa.training.distributed import is_main
+
+    if not is_main():  # under torchrun, rank 0 reports (and evaluates) for all processes
+        return 0
     print(f"run folder: {run}")
     if args.evaluate:
         from pgfa.evaluation.evaluate import evaluate_run
@@ -166,15 +204,56 @@ def print_metrics(m: dict) -> None:
     print(f"{'method':<36} {'top-1':>7} {'top-5':>7}")
     for name, top1, top5 in rows:
         print(f"{name:<36} {100 * top1:>6.1f}% {100 * top5:>6.1f}%")
+    _print_gzsl(m.get("gzsl"), m.get("alpha"))
+    _print_one_shot(m.get("one_shot"))
     print(f"checkpoint chosen on: {m['selected_on']}")
+
+
+def _print_gzsl(g: dict | None, alpha) -> None:
+    """GZSL rows of ``print_metrics``: seen / unseen accuracy and H, uncalibrated and calibrated."""
+    if not g:
+        return
+    gamma = g.get("gamma")
+    rows = []
+    for key, label in (("text", "text features"), ("aligned", f"prototype alignment (alpha={alpha})")):
+        part = g.get(key) or {}
+        if part.get("uncalibrated"):
+            rows.append((label, part["uncalibrated"]))
+        if part.get("calibrated"):
+            rows.append((f"{label}, gamma={gamma:.3f}", part["calibrated"]))
+    print(f"\ngeneralised zero-shot (label space seen + unseen): {g['n_seen_test']} seen-class and "
+          f"{g['n_unseen_test']} unseen-class test samples")
+    print(f"{'method':<44} {'seen':>7} {'unseen':>7} {'H':>7}")
+    for name, r in rows:
+        cells = " ".join(f"{100 * r[k]:>6.1f}%" for k in ("seen_acc", "unseen_acc", "harmonic_mean"))
+        print(f"{name:<44} {cells}")
+    if g.get("ausuc") is not None:
+        print(f"AUSUC of text features over all gamma (no gamma chosen): {g['ausuc']:.3f}")
+    print(f"gamma: {g['calibration_rule']}")
+
+
+def _print_one_shot(s: dict | None) -> None:
+    """One-shot rows of ``print_metrics``."""
+    if not s:
+        return
+    draws = f", mean of {s['draws']} draws" if s["draws"] > 1 else ""
+    print(f"\none-shot on the unseen classes: one exemplar per class (seed {s['seed']}{draws}), "
+          f"{s['n_test']} remaining test samples")
+    for key, label in (("exemplar_top1", "exemplar feature"), ("exemplar_text_top1", "exemplar + text feature"),
+                       ("text_top1", "text feature only (same samples)")):
+        std = f" ± {100 * s[key + '_std']:.1f}" if key + "_std" in s else ""
+        print(f"{label:<36} {100 * s[key]:>6.1f}%{std}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pgfa.evaluation.evaluate import evaluate_run
 
-    metrics = evaluate_run(args.run, align=not args.no_align, alpha=args.alpha, device=args.device)
+    metrics = evaluate_run(args.run, align=not args.no_align, alpha=args.alpha, device=args.device,
+                           checkpoint=args.checkpoint, one_shot=args.one_shot, one_shot_seed=args.one_shot_seed,
+                           one_shot_draws=args.one_shot_draws)
     print_metrics(metrics)
-    print(f"written: {Path(args.run) / 'metrics.json'}")
+    name = "metrics.json" if args.checkpoint == "best.pt" else f"metrics_{Path(args.checkpoint).stem}.json"
+    print(f"written: {Path(args.run) / name}")
     return 0
 
 
@@ -288,6 +367,38 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from pgfa.data.formats import load_skeletons
+    from pgfa.data.splits import parse_class_list
+    from pgfa.config import parse_assignments
+    from pgfa.evaluation.reproduce import execute, make_plan
+
+    if (args.setting is None) == (args.unseen_count is None):
+        raise ValueError("give either --setting A|B|one-shot with --dataset, or --unseen-count K for random splits")
+    data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data
+    overrides = parse_assignments(args.set)
+    for field in ("epochs", "batch_size"):
+        if getattr(args, field) is not None:
+            overrides[field] = getattr(args, field)
+    skeletons = load_skeletons(data)
+    classes = args.classes
+    if classes and Path(classes).is_file():
+        classes = str(Path(classes).resolve())
+    plan = make_plan(args.setting or "random", data, dataset=args.dataset, classes=classes,
+                     seeds=parse_class_list(args.seeds), methods=[m.strip() for m in args.methods.split(",")],
+                     unseen_count=args.unseen_count, n_splits=args.splits, num_classes=skeletons.num_classes,
+                     overrides=overrides)
+    results = execute(plan, args.out, skeletons=skeletons)
+    for method in plan.methods:
+        s = results["summary"][method]["all"]
+        aligned = s["top1_aligned"]
+        print(f"{method}: top-1 {100 * s['top1']['mean']:.1f} ± {100 * s['top1']['std']:.1f} %"
+              + (f", aligned {100 * aligned['mean']:.1f} ± {100 * aligned['std']:.1f} %" if aligned else "")
+              + f" over {s['top1']['n']} runs")
+    print(f"written: {Path(args.out) / 'report.md'}, {Path(args.out) / 'results.json'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -301,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _threads()
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo,
-                "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare, "predict": cmd_predict, "show": cmd_show}
+                "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare, "predict": cmd_predict, "show": cmd_show,
+                "reproduce": cmd_reproduce}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ from pgfa.evaluation.diagnostics import alignment_diagnostics
 from pgfa.evaluation.gzsl import ausuc, calibrate, gzsl_metrics, select_gamma
 from pgfa.evaluation.oneshot import one_shot_report
 from pgfa.evaluation.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
-from pgfa.evaluation.plots import plot_confusion
+from pgfa.evaluation.plots import plot_confusion, plot_feature_map, plot_per_class
 from pgfa.io import write_json
 from pgfa.text.classes import read_class_file
 from pgfa.training.checkpoint import load_checkpoint
@@ -240,6 +240,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
         "text_encoder": config.text_encoder,
         "text_mode": config.text_mode,
         "backbone": config.backbone,
+        "method": config.method,
         "pgfa_version": pgfa.__version__,
         "evaluated_at": datetime.datetime.now().isoformat(timespec="seconds"),
     }
@@ -247,6 +248,12 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     if align:
         plot_confusion(aligned_cm, names, run / f"confusion_aligned{suffix}.png",
                        f"unseen classes, prototype alignment (α={alpha})\ntop-1 {metrics['zsl_top1_aligned']:.3f}")
+    per_class = np.array([[v["top1"], v["top1_aligned"] or 0.0] for v in metrics["per_class"].values()])
+    plot_per_class(names, per_class[:, 0], per_class[:, 1] if align else None, plain_cm.sum(axis=1),
+                   run / f"per_class{suffix}.png", f"per-class top-1, {config.method}, {checkpoint}")
+    plot_feature_map(torch.nn.functional.normalize(feats, dim=-1).numpy(), targets, text.numpy(),
+                     result.prototypes.numpy() if align else None, names, run / f"feature_map{suffix}.png",
+                     f"unseen test features (PCA), {config.method}, {checkpoint}")
     target = run / f"metrics{suffix}.json"
     if target.exists() and keep_previous:
         stamp = datetime.datetime.fromtimestamp(target.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
