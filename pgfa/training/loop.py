@@ -143,15 +143,22 @@ def seen_validation(model, inputs: RunInputs, device, scale: float) -> dict:
     logits = scale * feats @ text.t()
     position = {int(c): i for i, c in enumerate(split.seen_classes)}
     target = torch.tensor([position[int(y)] for y in inputs.skeletons.labels[split.val]])
-    return {
-        "val_top1": float((logits.argmax(1) == target).float().mean()),
-        "val_loss": float(F.cross_entropy(logits, target)),
-    }
+    return validation_scores(logits, target)
 
 
-def _better(candidate: dict, best: dict | None) -> bool:
-    """Higher seen-validation top-1 wins; ties go to the lower validation cross-entropy."""
-    if best is None:
+def validation_scores(logits: torch.Tensor, target: torch.Tensor) -> dict:
+    """The two figures every model selection in pgfa compares (see :func:`is_better`)."""
+    return {"val_top1": float((logits.argmax(1) == target).float().mean()),
+            "val_loss": float(F.cross_entropy(logits, target))}
+
+
+def is_better(candidate: dict, best: dict | None) -> bool:
+    """Higher seen-validation top-1 wins; ties go to the lower validation cross-entropy.
+
+    A record without validation figures (no validation data) always wins, so
+    the last epoch is kept.
+    """
+    if best is None or "val_top1" not in candidate:
         return True
     return (candidate["val_top1"], -candidate["val_loss"]) > (best["val_top1"], -best["val_loss"])
 
@@ -385,7 +392,7 @@ def _train(config: TrainConfig, out: Path, skeletons: SkeletonSet | None, force:
         if main:
             record.update(seen_validation(module, inputs, device, config.logit_scale))
             history.append(record)
-            improved = "val_top1" in record and _better(record, best)
+            improved = "val_top1" in record and is_better(record, best)
             if improved:
                 best = {k: record[k] for k in ("epoch", "val_top1", "val_loss")}
                 save_checkpoint(out / "best.pt", {"model": module.state_dict(), "signature": signature,

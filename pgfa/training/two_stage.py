@@ -74,7 +74,7 @@ def train_classifier_stage(config, inputs, model, out: Path, device, log, progre
 
     Returns the selected epoch's record and whether any epoch was trained now.
     """
-    from pgfa.training.loop import learning_rate
+    from pgfa.training.loop import is_better, learning_rate, validation_scores
 
     split = inputs.split
     data, labels = inputs.skeletons.data, inputs.skeletons.labels
@@ -117,12 +117,9 @@ def train_classifier_stage(config, inputs, model, out: Path, device, log, progre
         if len(split.val):
             with torch.no_grad():
                 logits = head(_backbone_features(model.backbone, data, split.val, device))
-                target = torch.from_numpy(position[labels[split.val]]).to(device)
-                record["val_top1"] = float((logits.argmax(1) == target).float().mean())
-                record["val_loss"] = float(F.cross_entropy(logits, target))
+                record.update(validation_scores(logits, torch.from_numpy(position[labels[split.val]]).to(device)))
         history.append(record)
-        if best is None or "val_top1" not in record or \
-                (record["val_top1"], -record["val_loss"]) > (best["val_top1"], -best["val_loss"]):
+        if is_better(record, best):
             best = {k: record[k] for k in ("epoch", "val_top1", "val_loss") if k in record}
             save_checkpoint(out / "stage1_best.pt", {"model": model.backbone.state_dict(), "signature": {},
                                                      "epoch": epoch + 1, "selection": best})
@@ -142,6 +139,8 @@ def train_projection_stage(config, inputs, model, device, log, keep: str = "best
     ``keep="best"`` leaves the projection of the epoch chosen on seen validation
     in ``model``; ``keep="last"`` the last epoch's.
     """
+    from pgfa.training.loop import is_better, validation_scores
+
     split = inputs.split
     data, labels = inputs.skeletons.data, inputs.skeletons.labels
     train_x = _backbone_features(model.backbone, data, split.train, device)
@@ -172,11 +171,9 @@ def train_projection_stage(config, inputs, model, device, log, keep: str = "best
         if len(val_x):
             with torch.no_grad():
                 logits = config.logit_scale * F.normalize(model.projection(val_x), dim=-1) @ seen_text.t()
-                record["val_top1"] = float((logits.argmax(1) == val_target).float().mean())
-                record["val_loss"] = float(F.cross_entropy(logits, val_target))
+                record.update(validation_scores(logits, val_target))
         history.append(record)
-        if best is None or "val_top1" not in record or \
-                (record["val_top1"], -record["val_loss"]) > (best["val_top1"], -best["val_loss"]):
+        if is_better(record, best):
             best = {k: record[k] for k in ("epoch", "val_top1", "val_loss") if k in record}
             best_state = {k: v.detach().clone() for k, v in model.projection.state_dict().items()}
     if keep == "best":
