@@ -3,12 +3,15 @@
 Writes N files in the real text format (by default 100 frames, one body in
 80 % of files and two in 20 %, like NTU's mix of daily actions and
 interactions; a real file is 180-360 kB), runs the prepare step with the given
-workers, and prints files/s and the time that would take for all 114,480
-NTU-120 files. The last line is `files_per_s=X ntu120_minutes=Y`.
+workers, and prints files/s, the time that would take for all 114,480
+NTU-120 files, and the peak resident memory of the main process and of the
+largest worker (prepare streams clips to disk, so neither should grow with
+--files). The last line is `files_per_s=X ntu120_minutes=Y`.
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -54,6 +57,10 @@ def main() -> None:
         seconds = time.perf_counter() - start
     rate = manifest["samples"] / seconds
     print(f"{manifest['samples']} files of {size:.0f} kB, {args.workers} workers: {seconds:.1f} s")
+    # ru_maxrss is in kB on Linux; RUSAGE_CHILDREN gives the largest finished worker
+    main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS: main process {main_mb:.0f} MB, largest worker {worker_mb:.0f} MB")
     print(f"files_per_s={rate:.1f} ntu120_minutes={NTU120_FILES / rate / 60:.1f}")
 
 

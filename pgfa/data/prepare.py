@@ -11,6 +11,11 @@ over an existing folder without ``force``):
 ``manifest.json``  source, counts, skipped files and why, parameters, sha256
 =================  ==========================================================
 
+The step streams: workers parse files, results come back in file order, and
+each clip is appended to the staging folder's ``data.npy`` as it arrives, so
+memory does not grow with the number of files (see ``_NpyRows`` for how the
+final row count, unknown until the end, gets into the header).
+
 Not yet here: the official lists of NTU samples with missing skeletons (such
 files usually fail preprocessing with "no valid frame" and are skipped with
 ``skip_bad``) and PKU-MMD's published cross-subject video list (a prepared
@@ -18,11 +23,15 @@ PKU folder has no sample split yet).
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -80,53 +89,185 @@ def _pku_job(args: tuple[str, str, int]) -> tuple[str, list[Sample] | str]:
     return skeleton_path, samples
 
 
-def _run_jobs(function, jobs: list, workers: int, progress: bool, desc: str) -> list:
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            stream = pool.map(function, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
-            return list(tqdm(stream, total=len(jobs), desc=desc, disable=not progress))
-    return [function(job) for job in tqdm(jobs, desc=desc, disable=not progress)]
+# Jobs go to the workers in tasks of at most _CHUNK jobs, with at most _WINDOW
+# tasks per worker submitted and not yet consumed: results held in memory are
+# bounded by workers * _WINDOW * _CHUNK jobs' clips, whatever the file count.
+_CHUNK = 8
+_WINDOW = 4
 
 
-def _split_results(results: list, skip_bad: bool) -> tuple[list[Sample], list[dict]]:
-    good = [sample for _, r in results if not isinstance(r, str) for sample in r]
-    bad = [{"file": Path(p).name, "reason": r} for p, r in results if isinstance(r, str)]
+def _run_chunk(function: Callable, jobs: list) -> list:
+    """Worker: run ``function`` over a few jobs (one task, to keep per-task overhead small)."""
+    return [function(job) for job in jobs]
+
+
+def _iter_jobs(function: Callable, jobs: list, workers: int, progress: bool, desc: str) -> Iterator:
+    """Yield ``function(job)`` for every job, in job order, as results come in.
+
+    With ``workers > 1`` a process pool runs them; only a window of tasks is
+    submitted ahead of the consumer (``ProcessPoolExecutor.map`` would submit
+    every job at once and keep every finished result until it is consumed).
+    """
+    with tqdm(total=len(jobs), desc=desc, disable=not progress) as bar:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                result = function(job)
+                bar.update()
+                yield result
+            return
+        chunk = max(1, min(_CHUNK, len(jobs) // (workers * _WINDOW)))
+        pending: deque = deque()
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
+            for start in range(0, len(jobs), chunk):
+                pending.append(pool.submit(_run_chunk, function, jobs[start:start + chunk]))
+                while len(pending) >= workers * _WINDOW or (pending and start + chunk >= len(jobs)):
+                    results = pending.popleft().result()
+                    bar.update(len(results))
+                    yield from results
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+
+
+def _check_bad(bad: list[dict], skip_bad: bool) -> None:
     if bad and not skip_bad:
         raise DataError(f"{len(bad)} bad file(s), first: {bad[0]['reason']} (use --skip-bad to skip and list them)")
-    return good, bad
 
 
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """The header ``np.save`` / ``open_memmap`` write for a C-order array of this dtype and shape."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                               "fortran_order": False, "shape": tuple(int(n) for n in shape)})
+    return buf.getvalue()
 
-def _write_prepared(out: Path, samples: list[Sample], frames: int, manifest: dict) -> dict:
-    """Write the folder under a temporary name, then rename it onto ``out``."""
-    if not samples:
-        raise DataError(f"{manifest['source']}: no usable sample")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        data = np.lib.format.open_memmap(staging / "data.npy", mode="w+", dtype=np.float32,
-                                         shape=(len(samples), 3, frames, 25, 2))
-        for i, (array, _, _) in enumerate(samples):
-            data[i] = array
-        data.flush()
-        del data
-        np.save(staging / "label.npy", np.array([label for _, label, _ in samples], dtype=np.int64))
-        columns = list(samples[0][2]) + ["action"]
-        rows = ["\t".join(columns)]
-        rows += ["\t".join(str(v) for v in [*meta.values(), label]) for _, label, meta in samples]
-        (staging / "samples.tsv").write_text("\n".join(rows) + "\n")
-        manifest["samples"] = len(samples)
-        manifest["preprocessing"] = {"frames": frames, "bodies": "first two per frame, file order (SPEC 2)",
+
+class _NpyRows:
+    """Append rows of a fixed shape to a ``.npy`` file whose row count is known only at the end.
+
+    The file starts with the header for zero rows; rows are appended in order
+    with plain buffered writes; ``close`` writes the header for the final count
+    over the first one. numpy pads every header so that the first axis can
+    grow to 21 digits without the header changing length
+    (``np.lib.format.GROWTH_AXIS_MAX_DIGITS``, for in-place growth), so
+    the final header fits exactly and the file ends up byte for byte what
+    ``np.save`` of the whole array would write. If a numpy ever makes the two
+    headers differ in length, ``close`` copies the rows behind the right header
+    into a new file, chunk by chunk, instead.
+
+    Why appending rather than a memory map of the largest possible count that
+    is shrunk at the end: results arrive in final order, so nothing needs to be
+    written by index; no upper bound is needed (PKU's clip count is known only
+    after its label files are read, and skipped files and other-version clips
+    only at the end); there is no truncation step; and written pages are not
+    mapped into this process, so its resident memory stays small as well.
+    """
+
+    def __init__(self, path: Path, dtype, row_shape: tuple[int, ...], buffering: int = 1 << 20):
+        self.path, self.dtype, self.row_shape, self.count = Path(path), np.dtype(dtype), tuple(row_shape), 0
+        self._file = open(self.path, "wb", buffering=buffering)
+        self._file.write(_npy_header(self.dtype, (0, *self.row_shape)))
+        self._header_len = self._file.tell()
+
+    def append(self, row) -> None:
+        # broadcast and cast exactly as ``array[i] = row`` would
+        row = np.broadcast_to(np.asarray(row), self.row_shape).astype(self.dtype)
+        self._file.write(row.tobytes())
+        self.count += 1
+
+    def close(self) -> None:
+        """Finish the file: the header now gives the number of rows written."""
+        if self._file.closed:
+            return
+        header = _npy_header(self.dtype, (self.count, *self.row_shape))
+        if len(header) == self._header_len:
+            self._file.seek(0)
+            self._file.write(header)
+            self._file.close()
+            return
+        self._file.close()
+        copy = self.path.with_name(self.path.name + ".resized")
+        with open(self.path, "rb") as src, open(copy, "wb") as dst:
+            dst.write(header)
+            src.seek(self._header_len)
+            shutil.copyfileobj(src, dst, 1 << 24)
+        os.replace(copy, self.path)
+
+    def discard(self) -> None:
+        self._file.close()
+
+
+class _Staging:
+    """The output folder, built under a temporary name beside ``out`` and renamed onto it by ``finish``.
+
+    Used as a context manager: leaving the block without ``finish`` (an error,
+    Ctrl-C) deletes the staging folder and any parent folders it created, and
+    leaves an existing ``out`` untouched.
+    """
+
+    def __init__(self, out: Path, frames: int):
+        self.out, self.frames, self.count = out, frames, 0
+        self._created = [p for p in (out.parent, *out.parent.parents) if not p.exists()]  # deepest first
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        self._done = False
+        try:
+            self._data = _NpyRows(self.dir / "data.npy", np.float32, (3, frames, 25, 2))
+            self._labels = _NpyRows(self.dir / "label.npy", np.int64, (), buffering=1 << 16)
+            self._tsv = open(self.dir / "samples.tsv", "w")
+        except BaseException:
+            self._abort()
+            raise
+        self._columns: list[str] | None = None
+
+    def __enter__(self) -> "_Staging":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._done:
+            self._abort()
+
+    def add(self, array: np.ndarray, label: int, meta: dict) -> None:
+        if self._columns is None:
+            self._columns = list(meta) + ["action"]
+            self._tsv.write("\t".join(self._columns) + "\n")
+        self._data.append(array)
+        self._labels.append(label)
+        self._tsv.write("\t".join(str(v) for v in [*meta.values(), label]) + "\n")
+        self.count += 1
+
+    def finish(self, manifest: dict) -> dict:
+        """Close the files, checksum them, write the manifest, rename the folder onto ``out``."""
+        if not self.count:
+            raise DataError(f"{manifest['source']}: no usable sample")
+        self._data.close()
+        self._labels.close()
+        self._tsv.close()
+        manifest["samples"] = self.count
+        manifest["preprocessing"] = {"frames": self.frames, "bodies": "first two per frame, file order (SPEC 2)",
                                      "center": "spine_shoulder (20) per frame", "rotate": "shoulders onto +x per frame"}
-        manifest["sha256"] = {name: sha256_file(staging / name) for name in ("data.npy", "label.npy", "samples.tsv")}
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return manifest
+        manifest["sha256"] = {name: sha256_file(self.dir / name) for name in ("data.npy", "label.npy", "samples.tsv")}
+        (self.dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        os.replace(self.dir, self.out)
+        self._done = True
+        return manifest
+
+    def _abort(self) -> None:
+        for name in ("_data", "_labels"):
+            if hasattr(self, name):
+                getattr(self, name).discard()
+        if hasattr(self, "_tsv"):
+            self._tsv.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        for folder in self._created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def missing_skeleton_list() -> set[str]:
@@ -159,20 +300,32 @@ def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int 
     listed = missing_skeleton_list()
     files = [f for f in found if f.stem not in listed]
     dropped = sorted(f.stem for f in found if f.stem in listed)
-    results = _run_jobs(_ntu_job, [(str(f), frames) for f in files], workers, progress, "reading .skeleton files")
-    samples, bad = _split_results(results, skip_bad)
-    detected = "ntu120" if any(label >= 60 for _, label, _ in samples) else "ntu60"
-    version = version or detected
-    kept = [s for s in samples if version == "ntu120" or s[1] < 60]
-    manifest = {
-        "dataset": version, "detected_version": detected, "source": str(raw.resolve()),
-        "files_found": len(found), "skipped": bad, "skipped_other_version": len(samples) - len(kept),
-        "dropped_missing_skeletons": dropped,
-        "missing_skeleton_list": "NTU RGB+D 60 list shipped with pgfa (302 names); NTU-120's additional list is not shipped yet",
-        "split_column": "performer",
-        "train_subjects": list(NTU120_TRAIN_SUBJECTS if version == "ntu120" else NTU60_TRAIN_SUBJECTS),
-    }
-    return _write_prepared(out, kept, frames, manifest)
+    version = version or None
+    bad, detected, other_version = [], "ntu60", 0
+    jobs = [(str(f), frames) for f in files]
+    with _Staging(out, frames) as staging, \
+            closing(_iter_jobs(_ntu_job, jobs, workers, progress, "reading .skeleton files")) as results:
+        for path, result in results:
+            if isinstance(result, str):
+                bad.append({"file": Path(path).name, "reason": result})
+            elif not bad or skip_bad:  # once the run is bound to fail, only count the bad files
+                for array, label, meta in result:
+                    detected = "ntu120" if label >= 60 else detected
+                    if version in (None, "ntu120") or label < 60:
+                        staging.add(array, label, meta)
+                    else:
+                        other_version += 1
+        _check_bad(bad, skip_bad)
+        version = version or detected
+        manifest = {
+            "dataset": version, "detected_version": detected, "source": str(raw.resolve()),
+            "files_found": len(found), "skipped": bad, "skipped_other_version": other_version,
+            "dropped_missing_skeletons": dropped,
+            "missing_skeleton_list": "NTU RGB+D 60 list shipped with pgfa (302 names); NTU-120's additional list is not shipped yet",
+            "split_column": "performer",
+            "train_subjects": list(NTU120_TRAIN_SUBJECTS if version == "ntu120" else NTU60_TRAIN_SUBJECTS),
+        }
+        return staging.finish(manifest)
 
 
 def prepare_pku(raw: str | Path, labels: str | Path, out: str | Path, workers: int = 2, frames: int = 50,
@@ -190,10 +343,18 @@ def prepare_pku(raw: str | Path, labels: str | Path, out: str | Path, workers: i
     if missing and not skip_bad:
         raise DataError(f"{missing[0][1]}: no skeleton file {Path(missing[0][0]).name} in {raw} "
                         f"({len(missing)} label file(s) without video; --skip-bad skips them)")
-    results = _run_jobs(_pku_job, jobs, workers, progress, "cutting PKU-MMD videos")
-    results += [(m[0], f"{m[1]}: no skeleton file in {raw}") for m in missing]
-    samples, bad = _split_results(results, skip_bad)
-    manifest = {"dataset": "pku", "source": str(raw.resolve()), "labels": str(labels.resolve()),
-                "files_found": len(label_files), "skipped": bad, "split_column": None,
-                "clip_crop": "centre crop to 300 frames before resampling"}
-    return _write_prepared(out, samples, frames, manifest)
+    bad = []
+    with _Staging(out, frames) as staging, \
+            closing(_iter_jobs(_pku_job, jobs, workers, progress, "cutting PKU-MMD videos")) as results:
+        for path, result in results:
+            if isinstance(result, str):
+                bad.append({"file": Path(path).name, "reason": result})
+            elif not bad or skip_bad:  # once the run is bound to fail, only count the bad files
+                for array, label, meta in result:
+                    staging.add(array, label, meta)
+        bad += [{"file": Path(m[0]).name, "reason": f"{m[1]}: no skeleton file in {raw}"} for m in missing]
+        _check_bad(bad, skip_bad)
+        manifest = {"dataset": "pku", "source": str(raw.resolve()), "labels": str(labels.resolve()),
+                    "files_found": len(label_files), "skipped": bad, "split_column": None,
+                    "clip_crop": "centre crop to 300 frames before resampling"}
+        return staging.finish(manifest)
