@@ -15,6 +15,9 @@ import yaml
 from pgfa.io import write_text
 
 
+METHODS = ("pgfa", "two-stage")
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run (and so its checkpoint)."""
@@ -44,6 +47,10 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False  # mixed precision (bfloat16/float16 autocast) on GPU
     compile: bool = False  # torch.compile the model
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; known: {', '.join(METHODS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

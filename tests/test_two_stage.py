@@ -59,3 +59,8 @@ def test_more_epochs_resume_the_classifier_stage(two_stage_run, capsys):
     out = capsys.readouterr().out
     assert "resuming the classifier stage after epoch 2" in out and "classifier epoch 3/3" in out
     assert load_checkpoint(two_stage_run / "last.pt")["epoch"] == 3
+
+
+def test_unknown_method_is_refused(tmp_path, capsys):
+    assert main(["train", *ARGS, "--set", "method=three-stage", "--out", str(tmp_path / "r")]) == 1
+    assert "unknown method 'three-stage'" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgfa.config import TrainConfig
+from pgfa.config import METHODS, TrainConfig
 from pgfa.data.split_registry import NAMED_SPLITS, resolve_split
 from pgfa.data.splits import random_unseen
 
@@ -52,7 +52,6 @@ PAPER_FIGURES = {
     ("B", "ntu120/110-10"): (None, "no PGFA figure quoted; TDSM (ICCV 2025) reports 74.15"),
     ("B", "ntu120/96-24"): (59.42, "PGFA, setting B 96/24"),
 }
-METHODS = ("pgfa", "two-stage")
 
 
 @dataclass
