@@ -8,7 +8,6 @@ where measured, whether the alignment's premise held, and the pictures.
 from __future__ import annotations
 
 import datetime
-import json
 from pathlib import Path
 
 import yaml
@@ -196,6 +195,3 @@ def write_report(plan, results: dict, out: Path) -> Path:
     write_text(path, "\n".join(lines))
     return path
 
-
-def load_results(out: Path) -> dict:
-    return json.loads((Path(out) / "results.json").read_text())

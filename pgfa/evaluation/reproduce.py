@@ -164,7 +164,7 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
 
 def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dict, last: dict, seconds) -> dict:
     diag = best.get("alignment_diagnostics") or {}
-    record = {
+    return {
         "method": method, "split": split_name, "unseen_classes": list(map(int, unseen)), "seed": seed,
         "run": str(folder.relative_to(out)),
         "top1": best["zsl_top1"], "top1_aligned": best.get("zsl_top1_aligned"),
@@ -177,7 +177,6 @@ def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dic
         "gzsl": best.get("gzsl"), "one_shot": best.get("one_shot"),
         "seconds": round(seconds, 1),
     }
-    return record
 
 
 def _stats(values: list[float | None]) -> dict | None:
