@@ -58,9 +58,21 @@ def test_more_epochs_resume_the_classifier_stage(two_stage_run, capsys):
     assert main(["train", *args, "--method", "two-stage", "--out", str(two_stage_run)]) == 0
     out = capsys.readouterr().out
     assert "resuming the classifier stage after epoch 2" in out and "classifier epoch 3/3" in out
-    assert load_checkpoint(two_stage_run / "last.pt")["epoch"] == 3
+    assert load_checkpoint(two_stage_run / "last.pt")["epoch"] == 2  # 0-based, as in a PGFA run's last.pt
 
 
 def test_unknown_method_is_refused(tmp_path, capsys):
     assert main(["train", *ARGS, "--set", "method=three-stage", "--out", str(tmp_path / "r")]) == 1
     assert "unknown method 'three-stage'" in capsys.readouterr().err
+
+
+def test_a_run_stopped_in_the_classifier_stage_resumes(tmp_path, capsys):
+    """Only stage1_last.pt exists (killed before the projection stage): the same command continues."""
+    run = tmp_path / "run"
+    assert main(["train", *ARGS, "--method", "two-stage", "--out", str(run)]) == 0
+    for name in ("last.pt", "best.pt"):
+        (run / name).unlink()
+    capsys.readouterr()
+    assert main(["train", *ARGS, "--method", "two-stage", "--out", str(run)]) == 0
+    assert (run / "best.pt").is_file() and (run / "last.pt").is_file()
+    assert "classifier epoch" not in capsys.readouterr().out  # nothing retrained in stage 1

@@ -175,7 +175,8 @@ def _check_run_folder(out: Path, config: TrainConfig, force: bool) -> str:
         # More (or fewer) epochs, another device, AMP or compile continue the same run.
         same = {k: v for k, v in previous.to_dict().items() if k not in RESUMABLE_CHANGES} == \
                {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
-        if same and (out / "last.pt").is_file():
+        # stage1_last.pt: a two-stage run stopped in its classifier stage
+        if same and ((out / "last.pt").is_file() or (out / "stage1_last.pt").is_file()):
             return "resume"
         if not force:
             raise RunExistsError(

@@ -200,7 +200,7 @@ def train_two_stage(config: TrainConfig, inputs, model: nn.Module, out: Path, si
     model.backbone.load_state_dict(load_checkpoint(out / "stage1_last.pt")["model"])
     _, last_history = train_projection_stage(config, inputs, model, device, log, keep="last")
     stage1_history = load_checkpoint(out / "stage1_last.pt")["history"]
-    save_checkpoint(out / "last.pt", {"model": model.state_dict(), "signature": signature, "epoch": config.epochs,
+    save_checkpoint(out / "last.pt", {"model": model.state_dict(), "signature": signature, "epoch": config.epochs - 1,
                                       "selection": None, "history": stage1_history + last_history})
     # "best": the classifier epoch chosen on seen validation, then the projection epoch chosen likewise.
     model.backbone.load_state_dict(load_checkpoint(out / "stage1_best.pt")["model"])
