@@ -288,6 +288,19 @@ def _refuse_existing(out: Path, force: bool) -> None:
         raise FileExistsError(f"{out} exists; pass --force to replace it (it is kept until the new one is complete)")
 
 
+def _good_clips(results, bad: list[dict], skip_bad: bool):
+    """Yield the clips of good results; record each bad file in ``bad``.
+
+    Once a file is bad and ``skip_bad`` is off the run is bound to fail, so
+    the remaining results are only read to count the bad files.
+    """
+    for path, result in results:
+        if isinstance(result, str):
+            bad.append({"file": Path(path).name, "reason": result})
+        elif not bad or skip_bad:
+            yield from result
+
+
 def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int = 50,
                 version: str | None = None, skip_bad: bool = False, force: bool = False,
                 progress: bool = True) -> dict:
@@ -305,16 +318,12 @@ def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int 
     jobs = [(str(f), frames) for f in files]
     with _Staging(out, frames) as staging, \
             closing(_iter_jobs(_ntu_job, jobs, workers, progress, "reading .skeleton files")) as results:
-        for path, result in results:
-            if isinstance(result, str):
-                bad.append({"file": Path(path).name, "reason": result})
-            elif not bad or skip_bad:  # once the run is bound to fail, only count the bad files
-                for array, label, meta in result:
-                    detected = "ntu120" if label >= 60 else detected
-                    if version in (None, "ntu120") or label < 60:
-                        staging.add(array, label, meta)
-                    else:
-                        other_version += 1
+        for array, label, meta in _good_clips(results, bad, skip_bad):
+            detected = "ntu120" if label >= 60 else detected
+            if version in (None, "ntu120") or label < 60:
+                staging.add(array, label, meta)
+            else:
+                other_version += 1
         _check_bad(bad, skip_bad)
         version = version or detected
         manifest = {
@@ -346,12 +355,8 @@ def prepare_pku(raw: str | Path, labels: str | Path, out: str | Path, workers: i
     bad = []
     with _Staging(out, frames) as staging, \
             closing(_iter_jobs(_pku_job, jobs, workers, progress, "cutting PKU-MMD videos")) as results:
-        for path, result in results:
-            if isinstance(result, str):
-                bad.append({"file": Path(path).name, "reason": result})
-            elif not bad or skip_bad:  # once the run is bound to fail, only count the bad files
-                for array, label, meta in result:
-                    staging.add(array, label, meta)
+        for clip in _good_clips(results, bad, skip_bad):
+            staging.add(*clip)
         bad += [{"file": Path(m[0]).name, "reason": f"{m[1]}: no skeleton file in {raw}"} for m in missing]
         _check_bad(bad, skip_bad)
         manifest = {"dataset": "pku", "source": str(raw.resolve()), "labels": str(labels.resolve()),

@@ -10,11 +10,7 @@ from pgfa.io import atomic_write
 
 def plot_confusion(matrix: np.ndarray, names: list[str], path: str | Path, title: str) -> Path:
     """Row-normalised confusion matrix as a PNG (counts written in the cells)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     k = len(names)
     size = max(4.0, 0.45 * k + 2.5)
     fig, ax = plt.subplots(figsize=(size, size * 0.9))
@@ -32,10 +28,7 @@ def plot_confusion(matrix: np.ndarray, names: list[str], path: str | Path, title
                 if matrix[i, j]:
                     ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
                             color="white" if norm[i, j] > 0.5 else "black")
-    fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def _pyplot():
