@@ -32,6 +32,30 @@ def test_prepare_pku_cuts_clips_by_label_rows(tmp_path):
     assert s.data[0, ..., 1].any() and not s.data[2, ..., 1].any()  # second body only where the video had one
 
 
+def test_prepared_pku_folder_carries_the_cross_subject_split(tmp_path):
+    from pgfa.data.prepare import prepare_pku, pku_cross_subject_test_videos
+
+    test_videos = pku_cross_subject_test_videos()
+    assert len(test_videos) == 132 and test_videos[0] == "0291-L" and test_videos[-1] == "0334-R"
+    raw, labels = tmp_path / "skeleton", tmp_path / "label"
+    raw.mkdir()
+    labels.mkdir()
+    for i, name in enumerate(["0002-L", "0291-R", "0334-M"]):
+        _video(raw / f"{name}.txt", 60, seed=i)
+        (labels / f"{name}.txt").write_text(f"{i + 1},0,29,1\n{i + 4},30,59,1\n")
+    manifest = prepare_pku(raw, labels, tmp_path / "out", workers=1, progress=False)
+    assert manifest["split_column"] == "video" and "2 test videos of 3" in manifest["split"]
+    s = load_skeletons(tmp_path / "out")
+    assert [s.sample_ids[i] for i in s.subsets["train"]] == ["0002-L_000", "0002-L_001"]
+    assert [s.sample_ids[i] for i in s.subsets["test"]] == ["0291-R_000", "0291-R_001", "0334-M_000", "0334-M_001"]
+    # all videos on one side of the list: no split rather than an empty side
+    for name in ("0291-R", "0334-M"):
+        (raw / f"{name}.txt").unlink()
+    only_train = prepare_pku(raw, labels, tmp_path / "out2", workers=1, skip_bad=True, progress=False)
+    assert only_train["split_column"] is None and only_train["split"].startswith("none")
+    assert load_skeletons(tmp_path / "out2").subsets == {}
+
+
 def test_label_row_outside_the_sequence_names_file_and_line(tmp_path):
     path = tmp_path / "0002-L.txt"
     path.write_text("3,0,39,1\n4,100,130,1\n")

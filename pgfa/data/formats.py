@@ -154,9 +154,13 @@ def _load_prepared(folder: Path) -> SkeletonSet:
     if len(rows) != len(labels):
         raise DataError(f"{folder}: samples.tsv has {len(rows)} rows for {len(labels)} samples")
     subsets = {}
-    if manifest.get("split_column"):  # cross-subject split by the recorded performer
+    if manifest.get("split_column"):  # cross-subject split, as the manifest records it
         column = header.index(manifest["split_column"])
-        train = np.isin(np.array([int(r[column]) for r in rows]), manifest["train_subjects"])
+        values = np.array([r[column] for r in rows])
+        if "test_videos" in manifest:  # PKU-MMD: the published test videos
+            train = ~np.isin(values, manifest["test_videos"])
+        else:  # NTU: the training performers
+            train = np.isin(values.astype(int), manifest["train_subjects"])
         subsets = {"train": np.flatnonzero(train), "test": np.flatnonzero(~train)}
     from pgfa.text.builtin import builtin_classes
 

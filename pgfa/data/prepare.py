@@ -16,10 +16,10 @@ each clip is appended to the staging folder's ``data.npy`` as it arrives, so
 memory does not grow with the number of files (see ``_NpyRows`` for how the
 final row count, unknown until the end, gets into the header).
 
-Not yet here: the official lists of NTU samples with missing skeletons (such
-files usually fail preprocessing with "no valid frame" and are skipped with
-``skip_bad``) and PKU-MMD's published cross-subject video list (a prepared
-PKU folder has no sample split yet).
+Published facts shipped as data files in ``pgfa/data/lists``: the NTU RGB+D
+60/120 list of samples with missing skeletons (dropped, and named in the
+manifest) and PKU-MMD Part I's cross-subject test videos (the manifest
+records them; a prepared folder loads with that train/test split).
 """
 from __future__ import annotations
 
@@ -270,17 +270,26 @@ class _Staging:
                 break
 
 
+def _shipped_list(name: str) -> list[str]:
+    """Non-comment lines of a list file in ``pgfa/data/lists``."""
+    from importlib import resources
+
+    text = resources.files("pgfa.data").joinpath("lists", name).read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
 def missing_skeleton_list() -> set[str]:
     """Sample names that NTU RGB+D lists as having missing skeletons (dropped by the reference pipeline).
 
-    The file holds the NTU RGB+D 60 list (302 names, the count the dataset's
-    README gives; two public copies agree on them). NTU-120's additional list
-    (535 names) is not shipped yet.
+    The dataset's own list for NTU RGB+D 120: 535 names, of which the 302
+    with actions A001-A060 are NTU RGB+D 60's list.
     """
-    from importlib import resources
+    return set(_shipped_list("ntu_missing_skeletons.txt"))
 
-    text = resources.files("pgfa.data").joinpath("lists", "ntu60_missing_skeletons.txt").read_text()
-    return {line.strip() for line in text.splitlines() if line.strip()}
+
+def pku_cross_subject_test_videos() -> list[str]:
+    """PKU-MMD Part I's cross-subject test videos (``0291-L`` ... ``0334-R``); all others train."""
+    return _shipped_list("pku_mmd_cross_subject_test.txt")
 
 
 def _refuse_existing(out: Path, force: bool) -> None:
@@ -330,7 +339,7 @@ def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int 
             "dataset": version, "detected_version": detected, "source": str(raw.resolve()),
             "files_found": len(found), "skipped": bad, "skipped_other_version": other_version,
             "dropped_missing_skeletons": dropped,
-            "missing_skeleton_list": "NTU RGB+D 60 list shipped with pgfa (302 names); NTU-120's additional list is not shipped yet",
+            "missing_skeleton_list": f"NTU RGB+D 120 list shipped with pgfa ({len(listed)} names, NTU-60's included)",
             "split_column": "performer",
             "train_subjects": list(NTU120_TRAIN_SUBJECTS if version == "ntu120" else NTU60_TRAIN_SUBJECTS),
         }
@@ -355,11 +364,30 @@ def prepare_pku(raw: str | Path, labels: str | Path, out: str | Path, workers: i
     bad = []
     with _Staging(out, frames) as staging, \
             closing(_iter_jobs(_pku_job, jobs, workers, progress, "cutting PKU-MMD videos")) as results:
-        for clip in _good_clips(results, bad, skip_bad):
-            staging.add(*clip)
+        videos = set()
+        for array, label, meta in _good_clips(results, bad, skip_bad):
+            staging.add(array, label, meta)
+            videos.add(meta["video"])
         bad += [{"file": Path(m[0]).name, "reason": f"{m[1]}: no skeleton file in {raw}"} for m in missing]
         _check_bad(bad, skip_bad)
         manifest = {"dataset": "pku", "source": str(raw.resolve()), "labels": str(labels.resolve()),
-                    "files_found": len(label_files), "skipped": bad, "split_column": None,
-                    "clip_crop": "centre crop to 300 frames before resampling"}
+                    "files_found": len(label_files), "skipped": bad,
+                    "clip_crop": "centre crop to 300 frames before resampling",
+                    **_pku_split_fields(videos)}
         return staging.finish(manifest)
+
+
+def _pku_split_fields(videos: set[str]) -> dict:
+    """Manifest fields for PKU-MMD's cross-subject split, or why there is none.
+
+    The split needs both sides: with videos only from one side (a subset of
+    the data, or Part II names that the Part I list does not cover) the
+    folder is written without a sample split and the manifest says so.
+    """
+    test = pku_cross_subject_test_videos()
+    n_test = len(videos.intersection(test))
+    if 0 < n_test < len(videos):
+        return {"split_column": "video", "test_videos": test,
+                "split": f"PKU-MMD Part I cross-subject: {n_test} test videos of {len(videos)}"}
+    return {"split_column": None,
+            "split": f"none: {n_test} of {len(videos)} videos are in the cross-subject test list"}
