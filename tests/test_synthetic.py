@@ -128,6 +128,24 @@ def test_cross_performer_split_partitions_samples(small):
     assert set(small.labels[test].tolist()) == set(range(NUM_CLASSES))
 
 
+def test_extra_test_samples_leave_the_regular_ones_unchanged(small):
+    more = generate(samples_per_class=6, seed=3, num_performers=4, extra_test_per_class=5, classes=[1, TWO_PERSON[0]])
+    for c in (1, TWO_PERSON[0]):
+        rows = np.flatnonzero(more.labels == c)
+        assert len(rows) == 11
+        # the first six are exactly the regular samples, training side included
+        assert np.array_equal(more.data[rows[:6]], small.data[small.labels == c])
+        extra = rows[6:]
+        assert set(extra.tolist()) <= set(more.subsets["test"].tolist())
+        performers = {int(more.sample_ids[i].split("_")[1][1:]) for i in extra}
+        assert performers == {2, 3}
+    assert len(set(more.sample_ids)) == len(more.sample_ids)
+    regular_train = np.isin(small.labels[small.subsets["train"]], [1, TWO_PERSON[0]]).sum()
+    assert len(more.subsets["train"]) == regular_train  # the training side does not grow
+    with pytest.raises(ValueError):
+        generate(samples_per_class=2, num_performers=1, extra_test_per_class=1)
+
+
 def test_class_subset_keeps_global_labels_and_samples(small):
     picked = [TWO_PERSON[0], 5, 2]
     sub = generate(samples_per_class=6, seed=3, num_performers=4, classes=picked)

@@ -826,6 +826,7 @@ def generate(
     num_performers: int = 10,
     classes: Sequence[int] | None = None,
     noise: float = DEFAULT_NOISE,
+    extra_test_per_class: int = 0,
 ) -> SkeletonSet:
     """Generate the synthetic benchmark as a preprocessed :class:`SkeletonSet`.
 
@@ -842,6 +843,13 @@ def generate(
         classes: global class indices to generate (default all); labels stay
             global and class names/descriptions cover all classes.
         noise: sensor jitter in metres (0 = clean, no glitches).
+        extra_test_per_class: further samples of each class, all by ``test``
+            performers (cycling over them), appended after the regular ones.
+            Why: a transductive step such as prototype alignment, and the
+            accuracy estimate itself, depend on how many test samples there
+            are, while the training side (and so the trained model) should
+            not change; samples ``0 .. samples_per_class - 1`` stay exactly
+            what they are without this option.
 
     Returns:
         ``data`` (N, 3, frames, 25, 2) float32, ``labels`` int64, sample ids
@@ -849,6 +857,8 @@ def generate(
     """
     if samples_per_class < 1 or num_performers < 1 or frames < 2:
         raise ValueError("samples_per_class, num_performers must be >= 1 and frames >= 2")
+    if extra_test_per_class < 0:
+        raise ValueError(f"extra_test_per_class must be >= 0, got {extra_test_per_class}")
     class_list = list(range(len(SYNTHETIC_ACTIONS))) if classes is None else [int(c) for c in classes]
     for c in class_list:
         if not 0 <= c < len(SYNTHETIC_ACTIONS):
@@ -856,8 +866,11 @@ def generate(
     performers = _make_performers(seed, num_performers)
     n_train = len(train_performers(num_performers))
     groups = [list(range(n_train)), list(range(n_train, num_performers))]
+    if extra_test_per_class and not groups[1]:
+        raise ValueError("extra_test_per_class needs at least two performers (one on the test side)")
 
-    n = len(class_list) * samples_per_class
+    per_class = samples_per_class + extra_test_per_class
+    n = len(class_list) * per_class
     data = np.empty((n, 3, frames, 25, 2), dtype=np.float32)
     labels = np.empty(n, dtype=np.int64)
     perf_of = np.empty(n, dtype=np.int64)
@@ -865,9 +878,9 @@ def generate(
     i = 0
     for c in class_list:
         action = SYNTHETIC_ACTIONS[c]
-        for j in range(samples_per_class):
+        for j in range(per_class):
             rng = np.random.default_rng([seed, 1, c, j])
-            p = j % num_performers
+            p = j % num_performers if j < samples_per_class else groups[1][j % len(groups[1])]
             partner = None
             if action.two_person:
                 # The partner comes from the same side of the split, so test
@@ -892,7 +905,8 @@ def generate(
         subsets={"train": train, "test": test},
         source=(
             f"synthetic(seed={seed}, samples_per_class={samples_per_class}, "
-            f"num_performers={num_performers}, noise={noise})"
+            f"num_performers={num_performers}, noise={noise}"
+            + (f", extra_test_per_class={extra_test_per_class})" if extra_test_per_class else ")")
         ),
     )
 
