@@ -44,6 +44,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     alpha: float = 0.9  # support factor of the alignment; fixed, never tuned on unseen data
+    align_temperature: float | None = None  # confidence softmax temperature of the alignment; None = paper's rule
     device: str = "auto"
     amp: bool = False  # mixed precision (bfloat16/float16 autocast) on GPU
     compile: bool = False  # torch.compile the model

@@ -53,6 +53,24 @@ def test_support_is_the_lowest_entropy_fraction():
     assert torch.allclose(result.prototypes[0], proto, atol=1e-6)
 
 
+def test_temperature_changes_which_samples_count_as_confident():
+    # Both samples are predicted as class 0. Sample a is torn between classes
+    # 0 and 1 but far from class 2; sample b is clearly class 0. Without a
+    # temperature the nearly flat softmax ranks a as more confident (its
+    # cosines spread more); at the training scale b is the confident one.
+    text = torch.eye(4)[:3]
+    a = torch.tensor([0.5, 0.45, -0.6, (1 - 0.25 - 0.2025 - 0.36) ** 0.5])
+    b = torch.tensor([0.5, 0.0, 0.0, 0.75 ** 0.5])
+    features = torch.stack([a, b])
+    paper = prototype_align(features, text, alpha=0.5)
+    scaled = prototype_align(features, text, alpha=0.5, temperature=0.07)
+    assert paper.initial_labels.tolist() == scaled.initial_labels.tolist() == [0, 0]
+    assert paper.support.tolist() == [True, False]
+    assert scaled.support.tolist() == [False, True]
+    with pytest.raises(ValueError, match="temperature"):
+        prototype_align(features, text, alpha=0.5, temperature=0.0)
+
+
 def test_alpha_out_of_range_is_refused():
     with pytest.raises(ValueError, match="alpha"):
         prototype_align(torch.randn(3, 4), torch.randn(2, 4), alpha=1.5)

@@ -31,7 +31,8 @@ class AlignmentResult:
 
 
 def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float,
-                    min_support: int = 1, bias: torch.Tensor | None = None) -> AlignmentResult:
+                    min_support: int = 1, bias: torch.Tensor | None = None,
+                    temperature: float | None = None) -> AlignmentResult:
     r"""Re-classify test features against prototypes built from confident samples.
 
     With unit features f_n and unit text features t_k:
@@ -61,9 +62,20 @@ def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float,
             ones): the same calibration then decides which samples build which
             prototype and how the final label is chosen. ``None`` (default)
             is the paper's rule, unchanged. ``scores`` include the bias.
+        temperature: ``None`` (default, the paper's rule) ranks confidence by
+            the entropy of ``softmax(cos)``. A value τ uses
+            ``softmax(cos / τ)`` instead, for instance the training logit
+            scale's 0.07. Why it is offered: cosines span a small range, so
+            without a temperature every distribution is nearly uniform and
+            the entropy barely separates a sample torn between two classes
+            from one that is clearly in one; at the model's own scale it
+            does. It only changes which samples support a prototype; the
+            pseudo-labels and the final rule are the same.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if temperature is not None and not temperature > 0:
+        raise ValueError(f"temperature must be positive (or None), got {temperature}")
     f = F.normalize(features.float(), dim=-1)
     t = F.normalize(text.float(), dim=-1)
     cos = f @ t.t()
@@ -73,7 +85,7 @@ def prototype_align(features: torch.Tensor, text: torch.Tensor, alpha: float,
         raise ValueError(f"bias must have one value per class ({len(t)}), got shape {tuple(offset.shape)}")
     cos = cos + offset
     initial = cos.argmax(dim=1)
-    prob = cos.softmax(dim=1)
+    prob = (cos if temperature is None else cos / temperature).softmax(dim=1)
     entropy = -(prob * prob.clamp_min(1e-12).log()).sum(dim=1)
     prototypes = t.clone()
     support = torch.zeros(len(f), dtype=torch.bool, device=f.device)

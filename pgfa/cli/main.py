@@ -61,6 +61,18 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--one-shot-seed", type=int, default=0, help="seed of the exemplar draw (default 0)")
     p.add_argument("--one-shot-draws", type=int, default=1,
                    help="repeat the exemplar draw with seeds seed, seed+1, ... and average (default 1)")
+    p.add_argument("--tuned-alignment", action="store_true",
+                   help="alignment settings from 'pgfa tune-alignment RUN' (chosen on seen classes only)")
+
+
+def _add_tune_alignment(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tune-alignment",
+                       help="choose alignment alpha/temperature by simulated zero-shot on the run's seen classes")
+    p.add_argument("run", help="run folder written by 'pgfa train'")
+    p.add_argument("--dev-splits", type=int, default=3, help="development splits, one extra training each (default 3)")
+    p.add_argument("--dev-count", type=int,
+                   help="seen classes held out per development split (default: as many as the run's unseen classes)")
+    p.add_argument("--device", default="auto")
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -149,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_show(sub)
     _add_reproduce(sub)
+    _add_tune_alignment(sub)
     return parser
 
 
@@ -198,24 +211,31 @@ def cmd_train(args: argparse.Namespace) -> int:
 def print_metrics(m: dict) -> None:
     rows = [("text features (no alignment)", m["zsl_top1"], m["zsl_top5"])]
     if m.get("zsl_top1_aligned") is not None:
-        rows.append((f"prototype alignment (alpha={m['alpha']})", m["zsl_top1_aligned"], m["zsl_top5_aligned"]))
+        rows.append((f"prototype alignment ({_alignment_label(m)})", m["zsl_top1_aligned"], m["zsl_top5_aligned"]))
     rows.append(("chance", m["chance_top1"], min(1.0, 5 * m["chance_top1"])))
     print(f"\nunseen classes: {len(m['unseen_classes'])}, test samples: {m['n_test']}")
     print(f"{'method':<36} {'top-1':>7} {'top-5':>7}")
     for name, top1, top5 in rows:
         print(f"{name:<36} {100 * top1:>6.1f}% {100 * top5:>6.1f}%")
-    _print_gzsl(m.get("gzsl"), m.get("alpha"))
+    _print_gzsl(m.get("gzsl"), _alignment_label(m))
     _print_one_shot(m.get("one_shot"))
     print(f"checkpoint chosen on: {m['selected_on']}")
+    if m.get("zsl_top1_aligned") is not None and m.get("alpha_source"):
+        print(f"alignment settings from: {m['alpha_source']}")
 
 
-def _print_gzsl(g: dict | None, alpha) -> None:
+def _alignment_label(m: dict) -> str:
+    temperature = m.get("align_temperature")
+    return f"alpha={m['alpha']}" + ("" if temperature is None else f", temperature={temperature:.3g}")
+
+
+def _print_gzsl(g: dict | None, alignment: str) -> None:
     """GZSL rows of ``print_metrics``: seen / unseen accuracy and H, uncalibrated and calibrated."""
     if not g:
         return
     gamma = g.get("gamma")
     rows = []
-    for key, label in (("text", "text features"), ("aligned", f"prototype alignment (alpha={alpha})")):
+    for key, label in (("text", "text features"), ("aligned", f"prototype alignment ({alignment})")):
         part = g.get(key) or {}
         if part.get("uncalibrated"):
             rows.append((label, part["uncalibrated"]))
@@ -250,10 +270,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(args.run, align=not args.no_align, alpha=args.alpha, device=args.device,
                            checkpoint=args.checkpoint, one_shot=args.one_shot, one_shot_seed=args.one_shot_seed,
-                           one_shot_draws=args.one_shot_draws)
+                           one_shot_draws=args.one_shot_draws, tuned_alignment=args.tuned_alignment)
     print_metrics(metrics)
     name = "metrics.json" if args.checkpoint == "best.pt" else f"metrics_{Path(args.checkpoint).stem}.json"
     print(f"written: {Path(args.run) / name}")
+    return 0
+
+
+def cmd_tune_alignment(args: argparse.Namespace) -> int:
+    from pgfa.evaluation.alignment_tuning import SELECTION_FILE, tune_alignment
+
+    selection = tune_alignment(args.run, dev_splits=args.dev_splits, dev_count=args.dev_count, device=args.device)
+    print(f"\nmean top-1 on the held-out seen classes over {len(selection['splits'])} development splits:")
+    for key, value in sorted(selection["mean_top1"].items(), key=lambda kv: -kv[1]):
+        mark = "  <- chosen" if key == selection["chosen"] else ""
+        print(f"  {key:<32} {100 * value:6.1f}%{mark}")
+    print(f"written: {Path(args.run) / SELECTION_FILE}; use it with 'pgfa evaluate {args.run} --tuned-alignment'")
     return 0
 
 
@@ -413,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     _threads()
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "demo": cmd_demo,
                 "classes": cmd_classes, "embed": cmd_embed, "prepare": cmd_prepare, "predict": cmd_predict, "show": cmd_show,
-                "reproduce": cmd_reproduce}
+                "reproduce": cmd_reproduce, "tune-alignment": cmd_tune_alignment}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -30,12 +30,18 @@ from pgfa.text.classes import read_class_file
 from pgfa.training.checkpoint import load_checkpoint
 from pgfa.training.loop import RunInputs, build_run_model, encode, model_signature, pick_device
 from pgfa.data.formats import load_skeletons
+from pgfa.data.skeletons import SkeletonSet
 from pgfa.data.splits import make_zero_shot_split
 
 
-def load_run_inputs(run: Path, config: TrainConfig) -> RunInputs:
-    """Rebuild a run's data, texts and split from its folder (texts and features as saved)."""
-    skeletons = load_skeletons(config.data, frames=config.frames)
+def load_run_inputs(run: Path, config: TrainConfig, skeletons: SkeletonSet | None = None) -> RunInputs:
+    """Rebuild a run's data, texts and split from its folder (texts and features as saved).
+
+    ``skeletons`` stands in for ``config.data`` when a run was trained on a
+    set built in memory (the development runs of alignment tuning).
+    """
+    if skeletons is None:
+        skeletons = load_skeletons(config.data, frames=config.frames)
     skeletons = skeletons.with_layout(config.layout)
     texts = read_class_file(run / "classes.tsv")
     features = np.load(run / "text_features.npy")
@@ -68,7 +74,8 @@ def _checkpoint_epoch(state: dict) -> int:
     return int(state["epoch"]) + 1 if "optimizer" in state else int(state["epoch"])
 
 
-def load_run_model(run: str | Path, checkpoint: str = "best.pt", device: str = "auto"):
+def load_run_model(run: str | Path, checkpoint: str = "best.pt", device: str = "auto",
+                   skeletons: SkeletonSet | None = None):
     """Config, inputs, checkpoint state, model (weights loaded, on ``device``) and device of a run folder."""
     run = Path(run)
     if not (run / "config.yaml").is_file():
@@ -77,7 +84,7 @@ def load_run_model(run: str | Path, checkpoint: str = "best.pt", device: str = "
         raise ValueError(f"checkpoint {checkpoint!r} must be a file name inside the run folder "
                          "(best.pt or last.pt)")
     config = TrainConfig.load(run / "config.yaml")
-    inputs = load_run_inputs(run, config)
+    inputs = load_run_inputs(run, config, skeletons)
     state = load_checkpoint(run / checkpoint, model_signature(config, inputs))
     dev = pick_device(device)
     model = build_run_model(config, inputs).to(dev)
@@ -127,7 +134,7 @@ def _three(m: dict) -> dict:
 
 
 def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor, alpha: float,
-                 align: bool) -> dict:
+                 align: bool, temperature: float | None = None) -> dict:
     """Generalised zero-shot metrics (label space S ∪ U) of a run with seen-class test samples.
 
     Four figures of (seen accuracy, unseen accuracy, harmonic mean): text
@@ -165,17 +172,19 @@ def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor
     if align:
         bias = torch.from_numpy(-(gamma or 0.0) * seen_mask.astype(np.float32))
         section["aligned"] = {
-            "uncalibrated": _three(gzsl_metrics(prototype_align(feats, text, alpha).scores.numpy(), targets,
-                                                seen_mask)),
-            "calibrated": _three(gzsl_metrics(prototype_align(feats, text, alpha, bias=bias).scores.numpy(),
-                                              targets, seen_mask)) if gamma is not None else None,
+            "uncalibrated": _three(gzsl_metrics(
+                prototype_align(feats, text, alpha, temperature=temperature).scores.numpy(), targets, seen_mask)),
+            "calibrated": _three(gzsl_metrics(
+                prototype_align(feats, text, alpha, bias=bias, temperature=temperature).scores.numpy(),
+                targets, seen_mask)) if gamma is not None else None,
         }
     return section
 
 
 def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None,
                  device: str = "auto", keep_previous: bool = True, checkpoint: str = "best.pt",
-                 one_shot: bool = False, one_shot_seed: int = 0, one_shot_draws: int = 1) -> dict:
+                 one_shot: bool = False, one_shot_seed: int = 0, one_shot_draws: int = 1,
+                 tuned_alignment: bool = False) -> dict:
     """Compute unseen-class metrics of ``run`` and write ``metrics.json`` and plots into it.
 
     ``alpha`` defaults to the run config's value (fixed before training, never
@@ -186,10 +195,23 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     and ``confusion*_<stem>.png`` instead. A ``gzsl`` section is added when
     the split has seen-class test samples, a ``one_shot`` section when
     ``one_shot`` is set (exemplars drawn with ``one_shot_seed``, repeated
-    ``one_shot_draws`` times).
+    ``one_shot_draws`` times). ``tuned_alignment`` takes α and the
+    confidence temperature from the run's ``alignment_selection.json``
+    (written by :func:`pgfa.evaluation.alignment_tuning.tune_alignment`,
+    chosen on seen-class training data only) instead of the config.
     """
     run = Path(run)
     config, inputs, state, model, dev = load_run_model(run, checkpoint, device)
+    temperature, alpha_source = config.align_temperature, "run config (fixed before training)"
+    if tuned_alignment:
+        from pgfa.evaluation.alignment_tuning import read_selection
+
+        if alpha is not None:
+            raise ValueError("give either --alpha or --tuned-alignment, not both")
+        chosen = read_selection(run)
+        alpha, temperature, alpha_source = chosen["alpha"], chosen["temperature"], chosen["source"]
+    elif alpha is not None and alpha != config.alpha:
+        alpha_source = "evaluate --alpha (user-given)"
     alpha = config.alpha if alpha is None else alpha
     suffix = "" if checkpoint == "best.pt" else "_" + Path(checkpoint).stem
 
@@ -200,7 +222,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     targets = np.array([position[int(y)] for y in inputs.skeletons.labels[split.unseen_test]])
     feats = encode(model, inputs.skeletons.data, split.unseen_test, dev)
     text = torch.from_numpy(inputs.text_features[unseen])
-    result = prototype_align(feats, text, alpha if align else 0.0)
+    result = prototype_align(feats, text, alpha if align else 0.0, temperature=temperature)
     plain_scores = (torch.nn.functional.normalize(feats, dim=-1) @ torch.nn.functional.normalize(text, dim=-1).t()).numpy()
     aligned_scores = result.scores.numpy()
 
@@ -217,7 +239,8 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
         "unseen_classes": [int(c) for c in unseen],
         "unseen_class_names": names,
         "alpha": alpha if align else None,
-        "alpha_source": "run config (fixed before training)" if alpha == config.alpha else "evaluate --alpha (user-given)",
+        "alpha_source": alpha_source,
+        "align_temperature": temperature if align else None,
         "support_precision": float((result.initial_labels.numpy() == targets)[result.support.numpy()].mean())
         if align and result.support.any() else None,
         "per_class": {
@@ -225,7 +248,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
             for i, (name, a, b) in enumerate(zip(names, per_class_accuracy(plain_cm), per_class_accuracy(aligned_cm)))
         },
         "alignment_diagnostics": alignment_diagnostics(feats, text, targets, result, names) if align else None,
-        "gzsl": gzsl_section(model, inputs, dev, feats, alpha, align) if len(split.seen_test) else None,
+        "gzsl": gzsl_section(model, inputs, dev, feats, alpha, align, temperature) if len(split.seen_test) else None,
         "one_shot": one_shot_report(feats, targets, text, split.unseen_test, unseen, inputs.skeletons.sample_ids,
                                     seed=one_shot_seed, draws=one_shot_draws) if one_shot else None,
         "checkpoint": checkpoint,

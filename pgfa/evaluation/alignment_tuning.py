@@ -1,0 +1,160 @@
+"""Choose the alignment's settings by simulated zero-shot on the seen classes.
+
+Why: α and the confidence temperature change what alignment does, and the
+paper fixes α per dataset without saying how it was chosen. Choosing them on
+the unseen test classes would be choosing on the answer. Here they are chosen
+the way a zero-shot method may choose anything: some *seen* classes play the
+unseen ones.
+
+For each of ``dev_splits`` development splits:
+
+1. ``dev_count`` of the run's seen classes are drawn (seeded) to act as
+   unseen classes;
+2. a model is trained exactly as the run was (same config), on the run's
+   seen-class training samples only: seen-train and seen-validation, never a
+   test sample, and never a sample or a text of the run's real unseen classes;
+3. the development model labels every sample of the held-out classes, and
+   each setting of the grid (α × temperature) is scored on them.
+
+The setting with the best mean top-1 over the splits wins; alignment is only
+chosen if it beats no alignment on that mean (ties go to no alignment, then
+to the paper's rule). The result is written to ``alignment_selection.json``
+in the run folder, with every score, and ``pgfa evaluate RUN
+--tuned-alignment`` uses it. The cost is ``dev_splits`` extra trainings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pgfa.alignment.prototype import prototype_align
+from pgfa.config import TrainConfig
+from pgfa.data.skeletons import SkeletonSet
+from pgfa.io import write_json
+from pgfa.training.loop import encode
+
+SELECTION_FILE = "alignment_selection.json"
+ALPHAS = (0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
+
+
+def seen_training_set(inputs, source: str) -> SkeletonSet:
+    """The run's seen-class training-side samples (seen-train + seen-val), relabelled ``0..S-1``.
+
+    No test subset: within a development split every sample of a held-out
+    class is a development test sample.
+    """
+    split, skeletons = inputs.split, inputs.skeletons
+    keep = np.sort(np.concatenate([split.train, split.val]))
+    seen = split.seen_classes
+    relabel = np.full(skeletons.num_classes, -1, dtype=np.int64)
+    relabel[seen] = np.arange(len(seen))
+    return SkeletonSet(
+        data=np.asarray(skeletons.data[keep]),
+        labels=relabel[skeletons.labels[keep]],
+        layout=skeletons.layout,
+        class_names=[inputs.texts[c].name for c in seen],
+        class_descriptions=[inputs.texts[c].description for c in seen],
+        sample_ids=[skeletons.sample_ids[i] for i in keep] if skeletons.sample_ids else None,
+        source=source,
+    )
+
+
+def development_classes(num_seen: int, count: int, split_index: int) -> list[int]:
+    """Held-out classes (positions among the seen classes) of development split ``split_index``."""
+    if not 2 <= count <= num_seen - 2:
+        raise ValueError(f"dev_count must be between 2 and {num_seen - 2} for {num_seen} seen classes")
+    rng = np.random.default_rng([split_index, 7919])
+    return sorted(int(c) for c in rng.choice(num_seen, count, replace=False))
+
+
+def score_grid(features: torch.Tensor, text: torch.Tensor, targets: np.ndarray,
+               temperatures: tuple[float | None, ...]) -> dict[str, float]:
+    """Top-1 of no alignment and of every (α, temperature) setting on one development split."""
+    scores = {"none": float((prototype_align(features, text, 0.0).labels.numpy() == targets).mean())}
+    for temperature in temperatures:
+        for alpha in ALPHAS:
+            labels = prototype_align(features, text, alpha, temperature=temperature).labels.numpy()
+            scores[setting_key(alpha, temperature)] = float((labels == targets).mean())
+    return scores
+
+
+def setting_key(alpha: float, temperature: float | None) -> str:
+    return f"alpha={alpha:g},temperature={'none' if temperature is None else f'{temperature:g}'}"
+
+
+def choose(per_split: list[dict[str, float]], paper_alpha: float) -> tuple[str, dict[str, float]]:
+    """Best mean top-1 over splits; ties: no alignment, then the paper's rule, then the grid order."""
+    means = {key: float(np.mean([s[key] for s in per_split])) for key in per_split[0]}
+    first = [k for k in ("none", setting_key(paper_alpha, None)) if k in means]
+    best = first[0]
+    for key in first + [k for k in means if k not in first]:
+        if means[key] > means[best] + 1e-12:
+            best = key
+    return best, means
+
+
+def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None = None,
+                   device: str = "auto", progress: bool = True, log=print) -> dict:
+    """Run the development splits of ``run`` (resumable) and write its ``alignment_selection.json``."""
+    from pgfa.evaluation.evaluate import load_run_inputs, load_run_model
+    from pgfa.training.loop import train
+
+    run = Path(run)
+    config = TrainConfig.load(run / "config.yaml")
+    inputs = load_run_inputs(run, config)
+    count = dev_count or len(config.unseen)
+    seen_set = seen_training_set(inputs, source=f"{run}: seen-class training samples")
+    temperatures = (None, 1.0 / config.logit_scale)
+    splits, per_split = [], []
+    for i in range(dev_splits):
+        held_out = development_classes(len(inputs.split.seen_classes), count, i)
+        folder = run / "alignment-dev" / f"split-{i}"
+        dev_config = dataclasses.replace(config, data=seen_set.source, unseen=held_out, classes=None, layout=None)
+        log(f"development split {i + 1}/{dev_splits}: held-out seen classes "
+            f"{[seen_set.class_names[c] for c in held_out]} -> {folder}")
+        train(dev_config, folder, skeletons=seen_set, progress=progress, log=log)
+        _, dev_inputs, _, model, dev = load_run_model(folder, device=device, skeletons=seen_set)
+        split = dev_inputs.split
+        features = encode(model, seen_set.data, split.unseen_test, dev)
+        position = {int(c): k for k, c in enumerate(split.unseen_classes)}
+        targets = np.array([position[int(y)] for y in seen_set.labels[split.unseen_test]])
+        text = torch.from_numpy(dev_inputs.text_features[split.unseen_classes])
+        scores = score_grid(features, text, targets, temperatures)
+        per_split.append(scores)
+        splits.append({"held_out_classes": [int(inputs.split.seen_classes[c]) for c in held_out],
+                       "held_out_names": [seen_set.class_names[c] for c in held_out],
+                       "n_train": int(len(split.train)), "n_test": int(len(split.unseen_test)), "top1": scores})
+    best, means = choose(per_split, config.alpha)
+    alpha, temperature = (0.0, None) if best == "none" else _parse_key(best)
+    selection = {
+        "alpha": alpha,
+        "temperature": temperature,
+        "chosen": best,
+        "mean_top1": means,
+        "splits": splits,
+        "source": (f"simulated zero-shot on seen classes: {dev_splits} development splits, {count} held-out seen "
+                   f"classes each, models trained like the run on its seen-class training samples only "
+                   f"({SELECTION_FILE}); no unseen-class or test data"),
+        "rule": "best mean top-1 over the development splits; ties go to no alignment, then the paper's rule",
+        "written_at": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    write_json(run / SELECTION_FILE, selection)
+    return selection
+
+
+def _parse_key(key: str) -> tuple[float, float | None]:
+    parts = dict(item.split("=") for item in key.split(","))
+    return float(parts["alpha"]), None if parts["temperature"] == "none" else float(parts["temperature"])
+
+
+def read_selection(run: str | Path) -> dict:
+    """The settings chosen for ``run``, or a clear error when tuning has not been run."""
+    path = Path(run) / SELECTION_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run 'pgfa tune-alignment {run}' first")
+    return json.loads(path.read_text())
