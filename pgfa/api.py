@@ -91,7 +91,8 @@ class ZeroShotRecognizer:
         features = torch.from_numpy(self.encode_skeletons(x))
         text = torch.from_numpy(self.encode_texts([t.text(self.config.text_mode) for t in texts]))
         if align:
-            scores = prototype_align(features, text, self.config.alpha if alpha is None else alpha).scores
+            scores = prototype_align(features, text, self.config.alpha if alpha is None else alpha,
+                                     temperature=self.config.align_temperature).scores
         else:
             scores = features @ F.normalize(text, dim=-1).t()
         k = min(top_k, len(texts))

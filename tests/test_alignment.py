@@ -101,6 +101,8 @@ def test_online_alignment_equals_batch_when_given_the_whole_stream_at_once():
     features = text[torch.randint(0, 4, (40,))] + 0.4 * torch.randn(40, 12)
     batch = prototype_align(features, text, alpha=0.9).labels
     assert torch.equal(OnlineAligner(text, alpha=0.9).update(features), batch)
+    scaled = prototype_align(features, text, alpha=0.5, temperature=0.07).labels
+    assert torch.equal(OnlineAligner(text, alpha=0.5, temperature=0.07).update(features), scaled)
 
 
 def test_online_alignment_starts_from_the_text_features_and_then_uses_prototypes():

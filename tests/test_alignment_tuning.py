@@ -66,8 +66,12 @@ def test_selection_is_recorded_and_used_by_evaluate(tuned_run):
     assert all(0.0 <= v <= 1.0 for v in selection["mean_top1"].values())
     best = selection["mean_top1"][selection["chosen"]]
     assert best == max(selection["mean_top1"].values()) and best >= selection["mean_top1"]["none"]
+    plain = evaluate_run(run)
     metrics = evaluate_run(run, tuned_alignment=True)
     assert metrics["alpha"] == selection["alpha"] and metrics["align_temperature"] == selection["temperature"]
+    # the tuned figures go beside the configured rule's, not over them
+    assert json.loads((run / "metrics.json").read_text())["alpha"] == plain["alpha"] == 0.9
+    assert json.loads((run / "metrics_tuned.json").read_text())["alpha_source"] == metrics["alpha_source"]
     assert metrics["alpha_source"].startswith("simulated zero-shot on seen classes")
     with pytest.raises(ValueError, match="either"):
         evaluate_run(run, alpha=0.5, tuned_alignment=True)

@@ -78,3 +78,16 @@ def test_one_shot_plan_reports_one_shot_figures(tmp_path):
     results = execute(plan, tmp_path / "shot", progress=False, log=lambda *_: None)
     assert results["runs"][0]["one_shot"] is not None
     assert "## One-shot" in (tmp_path / "shot" / "report.md").read_text()
+
+
+def test_reproduce_can_tune_each_runs_alignment_on_its_seen_classes(tmp_path):
+    out = tmp_path / "tuned"
+    assert main(["reproduce", "--data", DATA, "--unseen-count", "3", "--splits", "1", "--seeds", "0",
+                 "--epochs", "1", "--batch-size", "16", "--set", "warmup_epochs=1", "--tune-alignment", "1",
+                 "--out", str(out)]) == 0
+    record = json.loads((out / "results.json").read_text())["runs"][0]
+    selection = json.loads((out / record["run"] / "alignment_selection.json").read_text())
+    assert record["tuned_alignment"] == {"alpha": selection["alpha"], "temperature": selection["temperature"]}
+    assert 0 <= record["top1_aligned_tuned"] <= 1
+    report = (out / "report.md").read_text()
+    assert "aligned, tuned" in report and "development splits" in report

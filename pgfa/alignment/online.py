@@ -21,9 +21,11 @@ from pgfa.alignment.prototype import prototype_align
 class OnlineAligner:
     """Label a stream of test features against unseen-class texts with growing prototypes."""
 
-    def __init__(self, text: torch.Tensor, alpha: float, min_support: int = 1, window: int | None = None):
+    def __init__(self, text: torch.Tensor, alpha: float, min_support: int = 1, window: int | None = None,
+                 temperature: float | None = None):
         self.text = text
         self.alpha = alpha
+        self.temperature = temperature
         self.min_support = min_support
         self.window = window
         self._features: list[torch.Tensor] = []
@@ -37,5 +39,5 @@ class OnlineAligner:
         if self.window is not None and len(stream) > self.window:
             stream = stream[-self.window :]
             self._features = [stream]
-        result = prototype_align(stream, self.text, self.alpha, self.min_support)
+        result = prototype_align(stream, self.text, self.alpha, self.min_support, temperature=self.temperature)
         return result.labels[-len(features) :]

@@ -146,6 +146,9 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="instead of the paper's 128")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override any config field")
     p.add_argument("--out", required=True, help="folder for the runs, report.md and results.json")
+    p.add_argument("--tune-alignment", type=int, default=0, metavar="N",
+                   help="also choose each run's alignment settings on N development splits of its seen classes "
+                        "(N extra trainings per run; default 0: off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,7 +275,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                            checkpoint=args.checkpoint, one_shot=args.one_shot, one_shot_seed=args.one_shot_seed,
                            one_shot_draws=args.one_shot_draws, tuned_alignment=args.tuned_alignment)
     print_metrics(metrics)
-    name = "metrics.json" if args.checkpoint == "best.pt" else f"metrics_{Path(args.checkpoint).stem}.json"
+    name = ("metrics" + ("" if args.checkpoint == "best.pt" else f"_{Path(args.checkpoint).stem}")
+            + ("_tuned" if args.tuned_alignment else "") + ".json")
     print(f"written: {Path(args.run) / name}")
     return 0
 
@@ -419,7 +423,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     plan = make_plan(args.setting or "random", data, dataset=args.dataset, classes=classes,
                      seeds=parse_class_list(args.seeds), methods=[m.strip() for m in args.methods.split(",")],
                      unseen_count=args.unseen_count, n_splits=args.splits, num_classes=skeletons.num_classes,
-                     overrides=overrides)
+                     overrides=overrides, tune_alignment=args.tune_alignment)
     results = execute(plan, args.out, skeletons=skeletons)
     for method in plan.methods:
         s = results["summary"][method]["all"]

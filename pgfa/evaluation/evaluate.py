@@ -198,7 +198,9 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     ``one_shot_draws`` times). ``tuned_alignment`` takes α and the
     confidence temperature from the run's ``alignment_selection.json``
     (written by :func:`pgfa.evaluation.alignment_tuning.tune_alignment`,
-    chosen on seen-class training data only) instead of the config.
+    chosen on seen-class training data only) instead of the config, and
+    writes ``metrics_tuned.json`` (and ``*_tuned.png``) beside the figures of
+    the configured rule.
     """
     run = Path(run)
     config, inputs, state, model, dev = load_run_model(run, checkpoint, device)
@@ -213,7 +215,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     elif alpha is not None and alpha != config.alpha:
         alpha_source = "evaluate --alpha (user-given)"
     alpha = config.alpha if alpha is None else alpha
-    suffix = "" if checkpoint == "best.pt" else "_" + Path(checkpoint).stem
+    suffix = ("" if checkpoint == "best.pt" else "_" + Path(checkpoint).stem) + ("_tuned" if tuned_alignment else "")
 
     split = inputs.split
     unseen = split.unseen_classes

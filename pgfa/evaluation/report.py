@@ -71,6 +71,7 @@ def write_report(plan, results: dict, out: Path) -> Path:
     if premise:
         plot_alignment_premise(premise, out / "alignment_premise.png")
 
+    tuned = any(r.get("top1_aligned_tuned") is not None for r in records)
     lines = [f"# pgfa reproduction: setting {plan.setting}" + (f", {plan.dataset}" if plan.dataset else ""), ""]
     lines += ["## Setup", "",
               f"- data: `{plan.base.data}`",
@@ -83,19 +84,21 @@ def write_report(plan, results: dict, out: Path) -> Path:
     lines += ["## Unseen-class top-1 (%), mean ± sd over seeds", "",
               "Checkpoint chosen on seen-class validation. *aligned*: prototype-guided alignment (SPEC 7). "
               "*paper*: the published PGFA figure where SPEC section 9 quotes one.", "",
-              "| split | method | text features | aligned | paper |", "|---|---|---|---|---|"]
+              "| split | method | text features | aligned |" + (" aligned, tuned |" if tuned else "") + " paper |",
+              "|---|---|---|---|" + ("---|" if tuned else "") + "---|"]
     paper = results["paper"]
+
+    def row(label: str, method: str, s: dict, fig) -> str:
+        cells = [_pct(s["top1"]), _pct(s["top1_aligned"])] + ([_pct(s.get("top1_aligned_tuned"))] if tuned else [])
+        return f"| {label} | {method} | " + " | ".join(cells) + f" | {fig if fig is not None else '—'} |"
+
     for name, _ in plan.splits:
         for method in plan.methods:
-            s = results["summary"][method]["per_split"][name]
-            fig = paper.get(name, {}).get("top1")
-            lines.append(f"| {name} | {method} | {_pct(s['top1'])} | {_pct(s['top1_aligned'])} | "
-                         f"{fig if fig is not None else '—'} |")
+            lines.append(row(name, method, results["summary"][method]["per_split"][name],
+                             paper.get(name, {}).get("top1")))
     for method in plan.methods:
-        s = results["summary"][method]["all"]
-        fig = paper.get("average", {}).get("top1")
-        lines.append(f"| **all runs** | {method} | {_pct(s['top1'])} | {_pct(s['top1_aligned'])} | "
-                     f"{fig if fig is not None else '—'} |")
+        lines.append(row("**all runs**", method, results["summary"][method]["all"],
+                         paper.get("average", {}).get("top1")))
     sources = [f"{k}: {v['source']}" for k, v in paper.items()]
     if sources:
         lines += ["", "Paper figures: " + "; ".join(sources) + ". Their protocols differ in detail "

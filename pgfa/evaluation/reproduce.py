@@ -66,6 +66,7 @@ class Plan:
     methods: list[str]
     one_shot: bool = False
     notes: list[str] = field(default_factory=list)
+    tune_alignment: int = 0  # development splits per run for 'pgfa tune-alignment' (0: off)
 
     def runs(self):
         for method in self.methods:
@@ -77,11 +78,13 @@ class Plan:
 def make_plan(setting: str, data: str, dataset: str | None = None, classes: str | None = None,
               seeds: list[int] = (0,),
               methods: list[str] = ("pgfa",), unseen_count: int | None = None, n_splits: int = 3,
-              num_classes: int | None = None, overrides: dict | None = None) -> Plan:
+              num_classes: int | None = None, overrides: dict | None = None, tune_alignment: int = 0) -> Plan:
     """Resolve a setting into concrete splits and a base config.
 
     ``overrides`` (``epochs``, ``batch_size``, any config field) replace the
-    paper's values; the report lists every one of them.
+    paper's values; the report lists every one of them. ``tune_alignment``
+    > 0 also chooses each run's alignment settings on that many development
+    splits of its seen classes (:mod:`pgfa.evaluation.alignment_tuning`).
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -113,8 +116,11 @@ def make_plan(setting: str, data: str, dataset: str | None = None, classes: str 
     if overrides:
         base = TrainConfig.from_dict({**base.to_dict(), **overrides})
         notes.append("changed from those values: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    if tune_alignment:
+        notes.append(f"*aligned, tuned*: alpha and confidence temperature chosen per run by simulated zero-shot on "
+                     f"{tune_alignment} development splits of its seen classes (seen-class training samples only)")
     return Plan(setting, dataset, base, splits, list(seeds), list(methods), one_shot=setting == "one-shot",
-                notes=notes)
+                notes=notes, tune_alignment=tune_alignment)
 
 
 def _slug(name: str) -> str:
@@ -136,6 +142,7 @@ def _metrics_current(run: Path, name: str, checkpoint: str) -> dict | None:
 def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, log=print) -> dict:
     """Train and evaluate every run of ``plan`` under ``out``; write the report; return results."""
     from pgfa.data.formats import load_skeletons
+    from pgfa.evaluation.alignment_tuning import tune_alignment
     from pgfa.evaluation.evaluate import evaluate_run
     from pgfa.evaluation.report import write_report
     from pgfa.training.loop import train
@@ -155,14 +162,19 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
             evaluate_run(folder, one_shot=plan.one_shot, keep_previous=False)
         last = _metrics_current(folder, "metrics_last.json", "last.pt") or \
             evaluate_run(folder, checkpoint="last.pt", one_shot=plan.one_shot, keep_previous=False)
-        records.append(_record(method, split_name, unseen, seed, folder, out, best, last, time.time() - t0))
+        tuned = None
+        if plan.tune_alignment:
+            tune_alignment(folder, dev_splits=plan.tune_alignment, progress=progress, log=log)
+            tuned = evaluate_run(folder, tuned_alignment=True, keep_previous=False)
+        records.append(_record(method, split_name, unseen, seed, folder, out, best, last, time.time() - t0, tuned))
     results = summarise(plan, records)
     results["wall_seconds"] = round(time.time() - started, 1)
     write_report(plan, results, out)
     return results
 
 
-def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dict, last: dict, seconds) -> dict:
+def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dict, last: dict, seconds,
+            tuned: dict | None = None) -> dict:
     diag = best.get("alignment_diagnostics") or {}
     return {
         "method": method, "split": split_name, "unseen_classes": list(map(int, unseen)), "seed": seed,
@@ -170,6 +182,8 @@ def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dic
         "top1": best["zsl_top1"], "top1_aligned": best.get("zsl_top1_aligned"),
         "top5": best["zsl_top5"], "chance": best["chance_top1"], "n_test": best["n_test"],
         "last_top1": last["zsl_top1"], "last_top1_aligned": last.get("zsl_top1_aligned"),
+        "top1_aligned_tuned": tuned["zsl_top1_aligned"] if tuned else None,
+        "tuned_alignment": {"alpha": tuned["alpha"], "temperature": tuned["align_temperature"]} if tuned else None,
         "checkpoint_epoch": best["checkpoint_epoch"], "selected_on": best["selected_on"],
         "support_precision": best.get("support_precision"),
         "prototypes_nearer": diag.get("classes_with_prototype_nearer_than_text"),
@@ -187,7 +201,7 @@ def _stats(values: list[float | None]) -> dict | None:
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "n": len(arr)}
 
 
-SUMMARY_KEYS = ("top1", "top1_aligned", "last_top1", "last_top1_aligned")
+SUMMARY_KEYS = ("top1", "top1_aligned", "last_top1", "last_top1_aligned", "top1_aligned_tuned")
 
 
 def summarise(plan: Plan, records: list[dict]) -> dict:
