@@ -269,15 +269,13 @@ def _print_one_shot(s: dict | None) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pgfa.evaluation.evaluate import evaluate_run
+    from pgfa.evaluation.evaluate import evaluate_run, output_suffix
 
     metrics = evaluate_run(args.run, align=not args.no_align, alpha=args.alpha, device=args.device,
                            checkpoint=args.checkpoint, one_shot=args.one_shot, one_shot_seed=args.one_shot_seed,
                            one_shot_draws=args.one_shot_draws, tuned_alignment=args.tuned_alignment)
     print_metrics(metrics)
-    name = ("metrics" + ("" if args.checkpoint == "best.pt" else f"_{Path(args.checkpoint).stem}")
-            + ("_tuned" if args.tuned_alignment else "") + ".json")
-    print(f"written: {Path(args.run) / name}")
+    print(f"written: {Path(args.run) / ('metrics' + output_suffix(args.checkpoint, args.tuned_alignment) + '.json')}")
     return 0
 
 

@@ -72,15 +72,20 @@ def development_classes(num_seen: int, count: int, split_index: int) -> list[int
     return sorted(int(c) for c in rng.choice(num_seen, count, replace=False))
 
 
-def score_grid(features: torch.Tensor, text: torch.Tensor, targets: np.ndarray,
-               temperatures: tuple[float | None, ...]) -> dict[str, float]:
-    """Top-1 of no alignment and of every (α, temperature) setting on one development split."""
-    scores = {"none": float((prototype_align(features, text, 0.0).labels.numpy() == targets).mean())}
+def settings_grid(temperatures: tuple[float | None, ...]) -> dict[str, tuple[float, float | None]]:
+    """Every setting scored, by key: no alignment (α 0), then each (α, temperature)."""
+    grid = {"none": (0.0, None)}
     for temperature in temperatures:
-        for alpha in ALPHAS:
-            labels = prototype_align(features, text, alpha, temperature=temperature).labels.numpy()
-            scores[setting_key(alpha, temperature)] = float((labels == targets).mean())
-    return scores
+        grid.update({setting_key(alpha, temperature): (alpha, temperature) for alpha in ALPHAS})
+    return grid
+
+
+def score_grid(features: torch.Tensor, text: torch.Tensor, targets: np.ndarray,
+               grid: dict[str, tuple[float, float | None]]) -> dict[str, float]:
+    """Top-1 of every setting of ``grid`` on one development split."""
+    return {key: float((prototype_align(features, text, alpha, temperature=temperature).labels.numpy()
+                        == targets).mean())
+            for key, (alpha, temperature) in grid.items()}
 
 
 def setting_key(alpha: float, temperature: float | None) -> str:
@@ -109,7 +114,7 @@ def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None =
     inputs = load_run_inputs(run, config)
     count = dev_count or len(config.unseen)
     seen_set = seen_training_set(inputs, source=f"{run}: seen-class training samples")
-    temperatures = (None, 1.0 / config.logit_scale)
+    grid = settings_grid((None, 1.0 / config.logit_scale))
     splits, per_split = [], []
     for i in range(dev_splits):
         held_out = development_classes(len(inputs.split.seen_classes), count, i)
@@ -124,13 +129,13 @@ def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None =
         position = {int(c): k for k, c in enumerate(split.unseen_classes)}
         targets = np.array([position[int(y)] for y in seen_set.labels[split.unseen_test]])
         text = torch.from_numpy(dev_inputs.text_features[split.unseen_classes])
-        scores = score_grid(features, text, targets, temperatures)
+        scores = score_grid(features, text, targets, grid)
         per_split.append(scores)
         splits.append({"held_out_classes": [int(inputs.split.seen_classes[c]) for c in held_out],
                        "held_out_names": [seen_set.class_names[c] for c in held_out],
                        "n_train": int(len(split.train)), "n_test": int(len(split.unseen_test)), "top1": scores})
     best, means = choose(per_split, config.alpha)
-    alpha, temperature = (0.0, None) if best == "none" else _parse_key(best)
+    alpha, temperature = grid[best]
     selection = {
         "alpha": alpha,
         "temperature": temperature,
@@ -145,11 +150,6 @@ def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None =
     }
     write_json(run / SELECTION_FILE, selection)
     return selection
-
-
-def _parse_key(key: str) -> tuple[float, float | None]:
-    parts = dict(item.split("=") for item in key.split(","))
-    return float(parts["alpha"]), None if parts["temperature"] == "none" else float(parts["temperature"])
 
 
 def read_selection(run: str | Path) -> dict:

@@ -181,6 +181,11 @@ def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor
     return section
 
 
+def output_suffix(checkpoint: str = "best.pt", tuned_alignment: bool = False) -> str:
+    """Suffix of the files an evaluation writes: ``metrics{suffix}.json``, ``confusion{suffix}.png`` ..."""
+    return ("" if checkpoint == "best.pt" else "_" + Path(checkpoint).stem) + ("_tuned" if tuned_alignment else "")
+
+
 def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None,
                  device: str = "auto", keep_previous: bool = True, checkpoint: str = "best.pt",
                  one_shot: bool = False, one_shot_seed: int = 0, one_shot_draws: int = 1,
@@ -215,7 +220,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     elif alpha is not None and alpha != config.alpha:
         alpha_source = "evaluate --alpha (user-given)"
     alpha = config.alpha if alpha is None else alpha
-    suffix = ("" if checkpoint == "best.pt" else "_" + Path(checkpoint).stem) + ("_tuned" if tuned_alignment else "")
+    suffix = output_suffix(checkpoint, tuned_alignment)
 
     split = inputs.split
     unseen = split.unseen_classes
