@@ -6,6 +6,7 @@ one was.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -38,6 +39,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def keep_previous(path: str | Path) -> Path | None:
+    """Rename an existing ``name.ext`` to ``name.<its time>.ext`` before it is rewritten.
+
+    Results are never overwritten without a trace: a rerun that writes the
+    same file leaves the earlier one beside it. Returns the new name, if any.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    os.replace(path, kept)
+    return kept
 
 
 def write_text(path: str | Path, text: str) -> Path:

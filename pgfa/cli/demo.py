@@ -1,9 +1,17 @@
 """``pgfa demo``: the whole pipeline on the built-in synthetic benchmark.
 
-Sized to finish within five minutes on two CPU cores: fewer samples and
-epochs than a paper run, the paper's model, loss and alignment unchanged.
-The unseen classes are fixed in advance (chosen from the class design, never
-from results) so every demo run is comparable.
+Why three splits: one zero-shot split of five unseen classes is a noisy
+measurement. Its result depends on which classes happen to be unseen as much
+as on the method, and the paper itself reports averages over three splits
+per dataset (SPEC 3, setting A). The demo therefore trains one model per split
+and reports each split and their mean, sized to finish within five minutes on
+two CPU cores: fewer samples and epochs than a paper run, the paper's model,
+loss and alignment (α 0.9) unchanged.
+
+The splits were fixed before any model was trained on them: the demo's
+original split (kept so that earlier figures stay comparable) and the first
+two seeded random draws of ``pgfa reproduce --unseen-count 5`` (split seeds 0
+and 1). None was chosen, dropped or replaced because of a result.
 """
 from __future__ import annotations
 
@@ -13,18 +21,25 @@ from pathlib import Path
 from pgfa.config import TrainConfig
 from pgfa.data.synthetic import SUGGESTED_UNSEEN
 
-# Unseen classes of the demo: each is composed of primitives that seen
-# classes also use (see docs/SYNTHETIC.md).
-DEMO_UNSEEN: list[int] = list(SUGGESTED_UNSEEN)
+#: (name, unseen classes). ``random-S`` = ``pgfa.data.splits.random_unseen(26, 5, S)``
+#: (a test checks that the lists still are those draws).
+DEMO_SPLITS: tuple[tuple[str, list[int]], ...] = (
+    ("fixed", list(SUGGESTED_UNSEEN)),
+    ("random-0", [6, 8, 12, 14, 18]),
+    ("random-1", [0, 10, 11, 18, 23]),
+)
 
-# The paper's schedule compressed: warm-up, then one step decay (x0.1) near the end.
+# The paper's schedule compressed: warm-up, then one step decay (x0.1) near the
+# end. Three trainings share the five minutes, so each gets 14 epochs.
 # ``extra_test_per_class`` adds test-performer samples only (training data and
-# the trained model are unchanged): 100 unseen test samples per class instead
-# of 20, because alignment is transductive (its prototypes average test
-# samples) and because 20 per class measure top-1 to about +-4 points, the
-# size of the effect the demo is meant to show.
-FULL = {"samples_per_class": 40, "extra_test_per_class": 80, "epochs": 35, "batch_size": 32, "lr": 0.05, "warmup_epochs": 2, "lr_steps": [28]}
-QUICK = {"samples_per_class": 12, "extra_test_per_class": 0, "epochs": 3, "batch_size": 32, "lr": 0.05, "warmup_epochs": 1, "lr_steps": [50]}
+# the trained models are unchanged): 60 test samples per class instead of 20,
+# 300 unseen test samples per split, because alignment is transductive (its
+# prototypes average test samples) and 20 per class measure top-1 to only
+# about +-4 points.
+FULL = {"samples_per_class": 40, "extra_test_per_class": 40, "epochs": 14, "batch_size": 32, "lr": 0.05,
+        "warmup_epochs": 2, "lr_steps": [11]}
+QUICK = {"samples_per_class": 12, "extra_test_per_class": 0, "epochs": 2, "batch_size": 32, "lr": 0.05,
+         "warmup_epochs": 1, "lr_steps": [50]}
 
 
 def _synthetic_spec(size: dict, seed: int) -> str:
@@ -35,10 +50,11 @@ def _synthetic_spec(size: dict, seed: int) -> str:
 
 
 def demo_config(quick: bool = False, seed: int = 0) -> TrainConfig:
+    """Base configuration of the demo's runs (each run sets its unseen classes)."""
     size = QUICK if quick else FULL
     return TrainConfig(
         data=_synthetic_spec(size, seed),
-        unseen=list(DEMO_UNSEEN),
+        unseen=list(DEMO_SPLITS[0][1]),
         epochs=size["epochs"],
         batch_size=size["batch_size"],
         lr=size["lr"],
@@ -47,6 +63,59 @@ def demo_config(quick: bool = False, seed: int = 0) -> TrainConfig:
         seed=seed,
         alpha=0.9,
     )
+
+
+def demo_plan(quick: bool = False, seed: int = 0):
+    from pgfa.evaluation.reproduce import Plan
+
+    notes = ["splits fixed before training: the demo's original split and seeded random draws 0 and 1 "
+             "(`random_unseen(26, 5, S)`); none chosen on results",
+             "alpha 0.9 (the paper's NTU-60 value) fixed before training; never tuned on unseen data",
+             f"sized for five minutes on two CPU cores: {'quick check, ' if quick else ''}"
+             f"{(QUICK if quick else FULL)['epochs']} epochs per split"]
+    return Plan(setting="demo", dataset=None, base=demo_config(quick, seed),
+                splits=[(name, list(unseen)) for name, unseen in DEMO_SPLITS], seeds=[seed], methods=["pgfa"],
+                notes=notes, evaluate_last=False, flat_folders=True)
+
+
+def demo_metrics(results: dict) -> dict:
+    """The demo's ``metrics.json``: the keys of a run's metrics, as means over the splits, plus each split."""
+    runs = results["runs"]
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in runs if r[key] is not None]
+        return sum(values) / len(values) if values else None
+
+    return {
+        "data": results["data"],
+        "zsl_top1": mean("top1"),
+        "zsl_top1_aligned": mean("top1_aligned"),
+        "zsl_top5": mean("top5"),
+        "chance_top1": mean("chance"),
+        "n_test": sum(r["n_test"] for r in runs),
+        "unseen_classes": [r["unseen_classes"] for r in runs],
+        "alpha": results["config"]["alpha"],
+        "averaged_over": f"{len(runs)} zero-shot splits (unweighted mean of the per-split figures)",
+        "selected_on": results["selection"],
+        "splits": [{key: r[key] for key in ("split", "unseen_classes", "top1", "top1_aligned", "top5", "chance",
+                                            "n_test", "checkpoint_epoch", "support_precision", "run")}
+                   for r in runs],
+        "wall_seconds": results.get("wall_seconds"),
+    }
+
+
+def print_demo_table(metrics: dict) -> None:
+    print(f"\nunseen-class top-1 per split ({metrics['splits'][0]['n_test']} test samples per split, "
+          f"alpha={metrics['alpha']}):")
+    print(f"{'split':<10} {'unseen classes':<20} {'text':>7} {'aligned':>8} {'chance':>7}")
+    for s in metrics["splits"]:
+        classes = ",".join(map(str, s["unseen_classes"]))
+        print(f"{s['split']:<10} {classes:<20} {100 * s['top1']:>6.1f}% {100 * s['top1_aligned']:>7.1f}% "
+              f"{100 * s['chance']:>6.1f}%")
+    print(f"{'mean':<31} {100 * metrics['zsl_top1']:>6.1f}% {100 * metrics['zsl_top1_aligned']:>7.1f}% "
+          f"{100 * metrics['chance_top1']:>6.1f}%")
+    print("text: nearest unseen-class text feature; aligned: prototype-guided alignment (SPEC 7)")
+    print(f"checkpoints chosen on: {metrics['selected_on']}")
 
 
 def _fresh_folder(out: str | None) -> Path:
@@ -61,18 +130,20 @@ def _fresh_folder(out: str | None) -> Path:
 
 
 def run_demo(quick: bool = False, out: str | None = None, seed: int = 0, progress: bool = True) -> dict:
-    """Train and evaluate on the synthetic benchmark; print the result table."""
-    from pgfa.cli.main import print_metrics
-    from pgfa.evaluation.evaluate import evaluate_run
-    from pgfa.training.loop import train
+    """Train and evaluate one model per demo split; print the table; write ``metrics.json`` and ``report.md``."""
+    from pgfa.evaluation.reproduce import execute
+    from pgfa.io import keep_previous, write_json
 
     start = time.time()
     folder = _fresh_folder(out)
-    config = demo_config(quick, seed)
-    print(f"pgfa demo: synthetic benchmark, unseen classes {config.unseen}, {config.epochs} epochs -> {folder}")
-    train(config, folder, progress=progress)
-    metrics = evaluate_run(folder)
-    print_metrics(metrics)
-    print(f"\nrun folder: {folder} (config.yaml, metrics.json, confusion*.png, history.jsonl)")
+    plan = demo_plan(quick, seed)
+    print(f"pgfa demo: synthetic benchmark, {len(plan.splits)} zero-shot splits, {plan.base.epochs} epochs each "
+          f"-> {folder}")
+    results = execute(plan, folder, progress=progress)
+    metrics = demo_metrics(results)
+    keep_previous(folder / "metrics.json")
+    write_json(folder / "metrics.json", metrics)
+    print_demo_table(metrics)
+    print(f"\nfolder: {folder} (metrics.json, report.md; one run folder per split with its confusion matrices)")
     print(f"total time: {time.time() - start:.0f} s")
     return metrics

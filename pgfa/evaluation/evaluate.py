@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from pgfa.evaluation.gzsl import ausuc, calibrate, gzsl_metrics, select_gamma
 from pgfa.evaluation.oneshot import one_shot_report
 from pgfa.evaluation.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from pgfa.evaluation.plots import plot_confusion, plot_feature_map, plot_per_class
-from pgfa.io import write_json
+from pgfa.io import keep_previous as keep_earlier, write_json
 from pgfa.text.classes import read_class_file
 from pgfa.training.checkpoint import load_checkpoint
 from pgfa.training.loop import RunInputs, build_run_model, encode, model_signature, pick_device
@@ -189,7 +188,7 @@ def output_suffix(checkpoint: str = "best.pt", tuned_alignment: bool = False) ->
 def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None,
                  device: str = "auto", keep_previous: bool = True, checkpoint: str = "best.pt",
                  one_shot: bool = False, one_shot_seed: int = 0, one_shot_draws: int = 1,
-                 tuned_alignment: bool = False) -> dict:
+                 tuned_alignment: bool = False, skeletons: SkeletonSet | None = None) -> dict:
     """Compute unseen-class metrics of ``run`` and write ``metrics.json`` and plots into it.
 
     ``alpha`` defaults to the run config's value (fixed before training, never
@@ -205,10 +204,11 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     (written by :func:`pgfa.evaluation.alignment_tuning.tune_alignment`,
     chosen on seen-class training data only) instead of the config, and
     writes ``metrics_tuned.json`` (and ``*_tuned.png``) beside the figures of
-    the configured rule.
+    the configured rule. ``skeletons`` is the run's data already in memory
+    (it is still checked against the split the run recorded).
     """
     run = Path(run)
-    config, inputs, state, model, dev = load_run_model(run, checkpoint, device)
+    config, inputs, state, model, dev = load_run_model(run, checkpoint, device, skeletons)
     temperature, alpha_source = config.align_temperature, "run config (fixed before training)"
     if tuned_alignment:
         from pgfa.evaluation.alignment_tuning import read_selection
@@ -285,8 +285,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
                      result.prototypes.numpy() if align else None, names, run / f"feature_map{suffix}.png",
                      f"unseen test features (PCA), {config.method}, {checkpoint}")
     target = run / f"metrics{suffix}.json"
-    if target.exists() and keep_previous:
-        stamp = datetime.datetime.fromtimestamp(target.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-        shutil.copy2(target, run / f"metrics{suffix}.{stamp}.json")
+    if keep_previous:
+        keep_earlier(target)
     write_json(target, metrics)
     return metrics

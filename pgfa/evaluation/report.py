@@ -7,13 +7,12 @@ where measured, whether the alignment's premise held, and the pictures.
 """
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import yaml
 
 from pgfa.evaluation.plots import plot_alignment_premise, plot_summary
-from pgfa.io import write_json, write_text
+from pgfa.io import keep_previous, write_json, write_text
 
 
 def _pct(stats: dict | None) -> str:
@@ -52,19 +51,12 @@ def premise_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def _keep_previous(path: Path) -> None:
-    """An earlier report is renamed ``name.<time>.ext``, never overwritten."""
-    if path.is_file():
-        stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-        path.rename(path.with_name(f"{path.stem}.{stamp}{path.suffix}"))
-
-
 def write_report(plan, results: dict, out: Path) -> Path:
     """Write ``results.json``, ``report.md`` and the summary plots into ``out``."""
     out = Path(out)
     records = results["runs"]
     for name in ("results.json", "report.md"):
-        _keep_previous(out / name)
+        keep_previous(out / name)
     write_json(out / "results.json", results)
     plot_summary(results, out / "summary.png")
     premise = premise_rows(records)
@@ -72,7 +64,8 @@ def write_report(plan, results: dict, out: Path) -> Path:
         plot_alignment_premise(premise, out / "alignment_premise.png")
 
     tuned = any(r.get("top1_aligned_tuned") is not None for r in records)
-    lines = [f"# pgfa reproduction: setting {plan.setting}" + (f", {plan.dataset}" if plan.dataset else ""), ""]
+    title = "pgfa demo" if plan.setting == "demo" else f"pgfa reproduction: setting {plan.setting}"
+    lines = [f"# {title}" + (f", {plan.dataset}" if plan.dataset else ""), ""]
     lines += ["## Setup", "",
               f"- data: `{plan.base.data}`",
               f"- methods: {', '.join(plan.methods)}; seeds: {', '.join(map(str, plan.seeds))}",

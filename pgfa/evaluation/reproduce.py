@@ -67,6 +67,13 @@ class Plan:
     one_shot: bool = False
     notes: list[str] = field(default_factory=list)
     tune_alignment: int = 0  # development splits per run for 'pgfa tune-alignment' (0: off)
+    evaluate_last: bool = True  # also evaluate each run's final checkpoint (reported, never chosen)
+    flat_folders: bool = False  # run folders OUT/<split> (one method, one seed) instead of OUT/runs/...
+
+    def folder(self, out: Path, method: str, split_name: str, seed: int) -> Path:
+        if self.flat_folders:
+            return out / _slug(split_name)
+        return run_folder(out, method, split_name, seed)
 
     def runs(self):
         for method in self.methods:
@@ -154,18 +161,21 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
     total = len(list(plan.runs()))
     for i, (method, split_name, unseen, seed) in enumerate(plan.runs(), start=1):
         config = dataclasses.replace(plan.base, unseen=list(unseen), seed=seed, method=method)
-        folder = run_folder(out, method, split_name, seed)
+        folder = plan.folder(out, method, split_name, seed)
         log(f"[{i}/{total}] {method} {split_name} seed {seed} -> {folder}")
         t0 = time.time()
         train(config, folder, skeletons=skeletons, progress=progress)
         best = _metrics_current(folder, "metrics.json", "best.pt") or \
-            evaluate_run(folder, one_shot=plan.one_shot, keep_previous=False)
-        last = _metrics_current(folder, "metrics_last.json", "last.pt") or \
-            evaluate_run(folder, checkpoint="last.pt", one_shot=plan.one_shot, keep_previous=False)
+            evaluate_run(folder, one_shot=plan.one_shot, keep_previous=False, skeletons=skeletons)
+        last = None
+        if plan.evaluate_last:
+            last = _metrics_current(folder, "metrics_last.json", "last.pt") or \
+                evaluate_run(folder, checkpoint="last.pt", one_shot=plan.one_shot, keep_previous=False,
+                             skeletons=skeletons)
         tuned = None
         if plan.tune_alignment:
             tune_alignment(folder, dev_splits=plan.tune_alignment, progress=progress, log=log)
-            tuned = evaluate_run(folder, tuned_alignment=True, keep_previous=False)
+            tuned = evaluate_run(folder, tuned_alignment=True, keep_previous=False, skeletons=skeletons)
         records.append(_record(method, split_name, unseen, seed, folder, out, best, last, time.time() - t0, tuned))
     results = summarise(plan, records)
     results["wall_seconds"] = round(time.time() - started, 1)
@@ -173,7 +183,7 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
     return results
 
 
-def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dict, last: dict, seconds,
+def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dict, last: dict | None, seconds,
             tuned: dict | None = None) -> dict:
     diag = best.get("alignment_diagnostics") or {}
     return {
@@ -181,7 +191,8 @@ def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dic
         "run": str(folder.relative_to(out)),
         "top1": best["zsl_top1"], "top1_aligned": best.get("zsl_top1_aligned"),
         "top5": best["zsl_top5"], "chance": best["chance_top1"], "n_test": best["n_test"],
-        "last_top1": last["zsl_top1"], "last_top1_aligned": last.get("zsl_top1_aligned"),
+        "last_top1": last["zsl_top1"] if last else None,
+        "last_top1_aligned": last.get("zsl_top1_aligned") if last else None,
         "top1_aligned_tuned": tuned["zsl_top1_aligned"] if tuned else None,
         "tuned_alignment": {"alpha": tuned["alpha"], "temperature": tuned["align_temperature"]} if tuned else None,
         "checkpoint_epoch": best["checkpoint_epoch"], "selected_on": best["selected_on"],
