@@ -21,7 +21,7 @@ def run(tmp_path_factory):
 
 def test_readme_python_example_runs(run, capsys):
     block = re.search(r"From Python:\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
-    exec(block.replace('"runs/demo"', repr(str(run))), {})
+    exec(block.replace('"runs/demo/fixed"', repr(str(run))), {})
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(line.startswith("[") for line in lines)
 
