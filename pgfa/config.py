@@ -42,6 +42,9 @@ class TrainConfig:
     lr_decay: float = 0.1
     logit_scale: float = 1 / 0.07
     val_fraction: float = 0.1
+    # Seen-training samples on which BatchNorm statistics are re-estimated with dropout off
+    # before each validation (pgfa.training.batchnorm); 0 = off, the paper's behaviour.
+    bn_recalibration: int = 0
     seed: int = 0
     alpha: float = 0.9  # support factor of the alignment; fixed, never tuned on unseen data
     align_temperature: float | None = None  # confidence softmax temperature of the alignment; None = paper's rule

@@ -30,16 +30,25 @@ DEMO_SPLITS: tuple[tuple[str, list[int]], ...] = (
 )
 
 # The paper's schedule compressed: warm-up, then one step decay (x0.1) near the
-# end. Three trainings share the five minutes, so each gets 14 epochs.
+# end. Three trainings share the five minutes, so each gets 12 epochs: on the
+# development machine (2 cores, about 6 s an epoch) the whole demo then takes
+# about 4.5 minutes, leaving a margin for a slower or busier machine. (14
+# epochs took 300 s there, too close to the limit; the count was set by that
+# time alone.)
 # ``extra_test_per_class`` adds test-performer samples only (training data and
 # the trained models are unchanged): 60 test samples per class instead of 20,
 # 300 unseen test samples per split, because alignment is transductive (its
 # prototypes average test samples) and 20 per class measure top-1 to only
 # about +-4 points.
-FULL = {"samples_per_class": 40, "extra_test_per_class": 40, "epochs": 14, "batch_size": 32, "lr": 0.05,
-        "warmup_epochs": 2, "lr_steps": [11]}
+# ``bn_recalibration``: BatchNorm statistics re-estimated on 128 seen-training
+# samples with dropout off before each validation (pgfa.training.batchnorm).
+# Chosen on seen-class validation alone: over the three splits (seed 0, no
+# unseen data evaluated) the selected epoch's seen-validation top-1 rose from
+# 0.35 to 0.66 with the same training steps (docs/RESULTS.md).
+FULL = {"samples_per_class": 40, "extra_test_per_class": 40, "epochs": 12, "batch_size": 32, "lr": 0.05,
+        "warmup_epochs": 2, "lr_steps": [10], "bn_recalibration": 128}
 QUICK = {"samples_per_class": 12, "extra_test_per_class": 0, "epochs": 2, "batch_size": 32, "lr": 0.05,
-         "warmup_epochs": 1, "lr_steps": [50]}
+         "warmup_epochs": 1, "lr_steps": [50], "bn_recalibration": 32}
 
 
 def _synthetic_spec(size: dict, seed: int) -> str:
@@ -60,6 +69,7 @@ def demo_config(quick: bool = False, seed: int = 0) -> TrainConfig:
         lr=size["lr"],
         warmup_epochs=size["warmup_epochs"],
         lr_steps=list(size["lr_steps"]),
+        bn_recalibration=size["bn_recalibration"],
         seed=seed,
         alpha=0.9,
     )
@@ -71,6 +81,8 @@ def demo_plan(quick: bool = False, seed: int = 0):
     notes = ["splits fixed before training: the demo's original split and seeded random draws 0 and 1 "
              "(`random_unseen(26, 5, S)`); none chosen on results",
              "alpha 0.9 (the paper's NTU-60 value) fixed before training; never tuned on unseen data",
+             f"BatchNorm statistics re-estimated with dropout off on {(QUICK if quick else FULL)['bn_recalibration']} "
+             "seen-training samples before each validation (a pgfa option, chosen on seen validation)",
              f"sized for five minutes on two CPU cores: {'quick check, ' if quick else ''}"
              f"{(QUICK if quick else FULL)['epochs']} epochs per split"]
     return Plan(setting="demo", dataset=None, base=demo_config(quick, seed),

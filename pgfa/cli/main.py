@@ -42,7 +42,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--amp", action="store_true",
                    help="mixed precision on CUDA (bfloat16, else float16 with loss scaling); ignored on CPU")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (the first steps compile it)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override any config field")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override any config field (repeatable)")
     p.add_argument("--force", action="store_true", help="delete an existing, different run in --out first")
     p.add_argument("--evaluate", action="store_true", help="evaluate right after training")
 
@@ -144,7 +145,8 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", help="class file or built-in dataset name (random splits; default: from the data)")
     p.add_argument("--epochs", type=int, help="instead of the paper's 50 (say so when you report)")
     p.add_argument("--batch-size", type=int, help="instead of the paper's 128")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override any config field")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override any config field (repeatable)")
     p.add_argument("--out", required=True, help="folder for the runs, report.md and results.json")
     p.add_argument("--tune-alignment", type=int, default=0, metavar="N",
                    help="also choose each run's alignment settings on N development splits of its seen classes "

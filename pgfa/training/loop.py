@@ -49,6 +49,7 @@ from pgfa.models.stgcn import tune_cpu_allocator
 from pgfa.text.cache import embed_texts
 from pgfa.text.classes import ClassText, resolve_class_texts
 from pgfa.training import distributed as dist_utils
+from pgfa.training.batchnorm import recalibrate_batchnorm, recalibration_indices
 from pgfa.training.checkpoint import load_checkpoint, save_checkpoint
 from pgfa.training.distributed import DistContext, all_gather_with_grad
 from pgfa.training.loss import soft_target_contrastive_loss
@@ -131,6 +132,13 @@ def encode(model: torch.nn.Module, data: np.ndarray, indices: np.ndarray, device
         batch = torch.from_numpy(np.ascontiguousarray(data[indices[start : start + batch_size]])).to(device)
         out.append(model(batch).float().cpu())
     return torch.cat(out) if out else torch.zeros(0)
+
+
+def recalibrate_if_asked(model: torch.nn.Module, config: TrainConfig, inputs: RunInputs, device) -> None:
+    """Re-estimate BatchNorm statistics on seen-training samples when ``config.bn_recalibration`` asks."""
+    if config.bn_recalibration > 0:
+        indices = recalibration_indices(inputs.split.train, config.bn_recalibration, config.seed)
+        recalibrate_batchnorm(model, inputs.skeletons.data, indices, device, config.batch_size)
 
 
 def seen_validation(model, inputs: RunInputs, device, scale: float) -> dict:
@@ -391,6 +399,7 @@ def _train(config: TrainConfig, out: Path, skeletons: SkeletonSet | None, force:
                   "seconds": round(time.time() - t0, 2)}
         rng_ranks = dist_utils.all_gather_object(_rng_state(device))  # collective: every rank calls it
         if main:
+            recalibrate_if_asked(module, config, inputs, device)  # saved with the checkpoints below
             record.update(seen_validation(module, inputs, device, config.logit_scale))
             history.append(record)
             improved = "val_top1" in record and is_better(record, best)

@@ -74,7 +74,7 @@ def train_classifier_stage(config, inputs, model, out: Path, device, log, progre
 
     Returns the selected epoch's record and whether any epoch was trained now.
     """
-    from pgfa.training.loop import is_better, learning_rate, validation_scores
+    from pgfa.training.loop import is_better, learning_rate, recalibrate_if_asked, validation_scores
 
     split = inputs.split
     data, labels = inputs.skeletons.data, inputs.skeletons.labels
@@ -114,6 +114,7 @@ def train_classifier_stage(config, inputs, model, out: Path, device, log, progre
             count += len(idx)
         record = {"stage": "classifier", "epoch": epoch + 1, "lr": lr, "train_loss": total / max(count, 1),
                   "seconds": round(time.time() - t0, 2)}
+        recalibrate_if_asked(model.backbone, config, inputs, device)  # saved with the checkpoints below
         if len(split.val):
             with torch.no_grad():
                 logits = head(_backbone_features(model.backbone, data, split.val, device))
