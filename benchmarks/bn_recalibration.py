@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--samples", default="32,128,1000", help="comma-separated recalibration sizes")
     args = parser.parse_args()
     sizes = [int(s) for s in args.samples.split(",")]
-    print(f"{'run':<40} {'statistics':<24} {'seen train':>10} {'seen val':>9}")
+    print(f"{'run':<40} {'statistics':<26} {'seen train':>10} {'seen val':>9}")
     for run in args.runs:
         config = TrainConfig.load(f"{run}/config.yaml")
         inputs = prepare_inputs(config)
@@ -47,13 +47,13 @@ def main() -> None:
         model.load_state_dict(state["model"])
         split = inputs.split
         note = f" (run used {config.bn_recalibration})" if config.bn_recalibration else ""
-        print(f"{run:<40} {'stored' + note:<24} {seen_top1(model, inputs, split.train):>10.3f} "
+        print(f"{run:<40} {'stored' + note:<26} {seen_top1(model, inputs, split.train):>10.3f} "
               f"{seen_top1(model, inputs, split.val):>9.3f}")
         for n in sizes:
             recal = copy.deepcopy(model)
             indices = recalibration_indices(split.train, n, config.seed)
             recalibrate_batchnorm(recal, inputs.skeletons.data, indices, torch.device("cpu"), config.batch_size)
-            print(f"{'':<40} {f're-estimated, {len(indices)} samples':<24} "
+            print(f"{'':<40} {f're-estimated, {len(indices)} samples':<26} "
                   f"{seen_top1(recal, inputs, split.train):>10.3f} {seen_top1(recal, inputs, split.val):>9.3f}")
 
 
