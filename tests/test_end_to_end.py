@@ -108,7 +108,7 @@ def test_demo_splits_are_the_original_split_and_the_first_seeded_draws():
 
 @pytest.mark.slow
 def test_full_demo_recognises_unseen_classes_well_above_chance(tmp_path):
-    """The README's `pgfa demo` (about 4 minutes on 2 cores): run with `pytest -m slow`."""
+    """The README's `pgfa demo` (4 to 5 minutes on 2 cores): run with `pytest -m slow`."""
     from pgfa.cli.demo import run_demo
 
     metrics = run_demo(out=str(tmp_path / "demo"), progress=False)

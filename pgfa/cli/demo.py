@@ -34,8 +34,8 @@ DEMO_SPLITS: tuple[tuple[str, list[int]], ...] = (
 
 # The paper's schedule compressed: warm-up, then one step decay (x0.1) near the
 # end, 12 epochs at batch 32. Three trainings share the five minutes: on the
-# development machine (2 cores) the whole demo took 246-255 s, a margin for a
-# slower or busier machine (the same machine varies by 10 %).
+# development machine (2 cores) the whole demo took 246-255 s when it was
+# quiet and about 290 s when it ran 10 % slower (other load on the host).
 # ``extra_test_per_class`` adds test-performer samples only (training data and
 # the trained models are unchanged): 60 test samples per class instead of 20,
 # 300 unseen test samples per split, because alignment is transductive (its
