@@ -14,21 +14,15 @@ import argparse
 import copy
 
 import torch
-import torch.nn.functional as F
 
 from pgfa.config import TrainConfig
 from pgfa.training.batchnorm import recalibrate_batchnorm, recalibration_indices
 from pgfa.training.checkpoint import load_checkpoint
-from pgfa.training.loop import build_run_model, encode, model_signature, prepare_inputs
+from pgfa.training.loop import build_run_model, model_signature, prepare_inputs, seen_validation
 
 
 def seen_top1(model, inputs, indices) -> float:
-    split = inputs.split
-    text = F.normalize(torch.from_numpy(inputs.text_features[split.seen_classes]), dim=-1)
-    position = {int(c): i for i, c in enumerate(split.seen_classes)}
-    features = F.normalize(encode(model, inputs.skeletons.data, indices, torch.device("cpu")), dim=-1)
-    target = torch.tensor([position[int(y)] for y in inputs.skeletons.labels[indices]])
-    return float(((features @ text.t()).argmax(1) == target).float().mean())
+    return seen_validation(model, inputs, torch.device("cpu"), scale=1.0, indices=indices)["val_top1"]
 
 
 def main() -> None:

@@ -81,13 +81,14 @@ def demo_config(quick: bool = False, seed: int = 0) -> TrainConfig:
 def demo_plan(quick: bool = False, seed: int = 0):
     from pgfa.evaluation.reproduce import Plan
 
+    size = QUICK if quick else FULL
     notes = ["splits fixed before training: the demo's original split and seeded random draws 0 and 1 "
              "(`random_unseen(26, 5, S)`); none chosen on results",
              "alpha 0.9 (the paper's NTU-60 value) fixed before training; never tuned on unseen data",
-             f"BatchNorm statistics re-estimated with dropout off on {(QUICK if quick else FULL)['bn_recalibration']} "
+             f"BatchNorm statistics re-estimated with dropout off on {size['bn_recalibration']} "
              "seen-training samples before each validation (a pgfa option, chosen on seen validation)",
              f"sized for five minutes on two CPU cores: {'quick check, ' if quick else ''}"
-             f"{(QUICK if quick else FULL)['epochs']} epochs per split"]
+             f"{size['epochs']} epochs per split"]
     return Plan(setting="demo", dataset=None, base=demo_config(quick, seed),
                 splits=[(name, list(unseen)) for name, unseen in DEMO_SPLITS], seeds=[seed], methods=["pgfa"],
                 notes=notes, evaluate_last=False, flat_folders=True)

@@ -141,16 +141,21 @@ def recalibrate_if_asked(model: torch.nn.Module, config: TrainConfig, inputs: Ru
         recalibrate_batchnorm(model, inputs.skeletons.data, indices, device, config.batch_size)
 
 
-def seen_validation(model, inputs: RunInputs, device, scale: float) -> dict:
-    """Top-1 and cross-entropy of seen-validation samples against the seen-class texts only."""
+def seen_validation(model, inputs: RunInputs, device, scale: float, indices: np.ndarray | None = None) -> dict:
+    """Top-1 and cross-entropy of seen-class samples against the seen-class texts only.
+
+    ``indices`` default to the seen-validation samples (what selection uses);
+    diagnostics may pass other seen-class samples, e.g. the training ones.
+    """
     split = inputs.split
-    if len(split.val) == 0:
+    indices = split.val if indices is None else indices
+    if len(indices) == 0:
         return {}
-    feats = F.normalize(encode(model, inputs.skeletons.data, split.val, device), dim=-1)
+    feats = F.normalize(encode(model, inputs.skeletons.data, indices, device), dim=-1)
     text = F.normalize(torch.from_numpy(inputs.text_features[split.seen_classes]), dim=-1)
     logits = scale * feats @ text.t()
     position = {int(c): i for i, c in enumerate(split.seen_classes)}
-    target = torch.tensor([position[int(y)] for y in inputs.skeletons.labels[split.val]])
+    target = torch.tensor([position[int(y)] for y in inputs.skeletons.labels[indices]])
     return validation_scores(logits, target)
 
 
