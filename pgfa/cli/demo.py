@@ -35,7 +35,7 @@ DEMO_SPLITS: tuple[tuple[str, list[int]], ...] = (
 # The paper's schedule compressed: warm-up, then one step decay (x0.1) near the
 # end, 12 epochs at batch 32. Three trainings share the five minutes: on the
 # development machine (2 cores) the whole demo took 246-255 s when it was
-# quiet and about 290 s when it ran 10 % slower (other load on the host).
+# quiet and 343 s when host load cut training throughput by a quarter.
 # ``extra_test_per_class`` adds test-performer samples only (training data and
 # the trained models are unchanged): 60 test samples per class instead of 20,
 # 300 unseen test samples per split, because alignment is transductive (its
