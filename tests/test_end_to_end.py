@@ -74,7 +74,7 @@ def test_short_training_beats_chance_on_unseen_classes(tmp_path):
 
 
 def test_quick_demo_runs_every_split_and_reports_their_mean(tmp_path, capsys):
-    from pgfa.cli.demo import DEMO_SPLITS
+    from pgfa.cli.demo import DEMO_ALPHA, DEMO_SPLITS
 
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0
@@ -86,6 +86,7 @@ def test_quick_demo_runs_every_split_and_reports_their_mean(tmp_path, capsys):
     for split, (name, unseen) in zip(metrics["splits"], DEMO_SPLITS):
         run = json.loads((out / name / "metrics.json").read_text())
         assert run["unseen_classes"] == unseen and run["zsl_top1"] == split["top1"]
+        assert run["alpha"] == DEMO_ALPHA == metrics["alpha"]
     per_split = [s["top1_aligned"] for s in metrics["splits"]]
     assert metrics["zsl_top1_aligned"] == pytest.approx(sum(per_split) / len(per_split))
     assert (out / "report.md").is_file()
@@ -108,7 +109,7 @@ def test_demo_splits_are_the_original_split_and_the_first_seeded_draws():
 
 @pytest.mark.slow
 def test_full_demo_recognises_unseen_classes_well_above_chance(tmp_path):
-    """The README's `pgfa demo` (4 to 5 minutes on 2 cores): run with `pytest -m slow`."""
+    """The README's `pgfa demo` (3 to 4½ minutes on 2 cores): run with `pytest -m slow`."""
     from pgfa.cli.demo import run_demo
 
     metrics = run_demo(out=str(tmp_path / "demo"), progress=False)
