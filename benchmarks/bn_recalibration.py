@@ -18,7 +18,8 @@ import torch
 from pgfa.config import TrainConfig
 from pgfa.training.batchnorm import recalibrate_batchnorm, recalibration_indices
 from pgfa.training.checkpoint import load_checkpoint
-from pgfa.training.loop import build_run_model, model_signature, prepare_inputs, seen_validation
+from pgfa.run import build_run_model, model_signature, prepare_inputs
+from pgfa.scoring import seen_validation
 
 
 def seen_top1(model, inputs, indices) -> float:

@@ -13,7 +13,7 @@ import time
 import torch
 
 from pgfa.models.model import build_model
-from pgfa.models.stgcn import tune_cpu_allocator
+from pgfa.runtime import tune_cpu_allocator
 
 
 def main() -> None:

@@ -8,8 +8,9 @@ alignment (min_support 1 and 5). Uses the test labels only to score.
 import sys, numpy as np, torch, torch.nn.functional as F
 from pathlib import Path
 from pgfa.config import TrainConfig
-from pgfa.evaluation.evaluate import load_run_inputs
-from pgfa.training.loop import build_run_model, encode
+from pgfa.run import load_run_inputs
+from pgfa.run import build_run_model
+from pgfa.scoring import encode
 from pgfa.training.checkpoint import load_checkpoint
 from pgfa.alignment.prototype import prototype_align
 from pgfa.alignment.online import OnlineAligner

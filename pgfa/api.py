@@ -4,7 +4,9 @@
 >>> result = model.predict(x, ["wave right hand", "squat down"])  # doctest: +SKIP
 
 The classes are open vocabulary: any names or ``name<TAB>description``
-strings, none of which needs to have been seen in training.
+strings, none of which needs to have been seen in training. The run is read
+with :func:`pgfa.run.load_model` (config and ``best.pt``; no training data
+needed) and scored with :mod:`pgfa.scoring`, as ``pgfa evaluate`` scores.
 """
 from __future__ import annotations
 
@@ -13,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from pgfa.alignment.online import OnlineAligner
 from pgfa.alignment.prototype import prototype_align
-from pgfa.config import TrainConfig
-from pgfa.models.model import build_model
+from pgfa.run import BEST, load_model
+from pgfa.scoring import cosine_scores, encode, unit
 from pgfa.text.cache import embed_texts
 from pgfa.text.classes import ClassText
-from pgfa.training.checkpoint import load_checkpoint
-from pgfa.training.loop import pick_device
+
+__all__ = ["Prediction", "ZeroShotRecognizer", "load"]
 
 
 @dataclass
@@ -45,56 +47,60 @@ def _as_class_texts(classes) -> list[ClassText]:
     return texts
 
 
+def _check_skeletons(x: np.ndarray) -> np.ndarray:
+    """``(N, 3, T, V, M)`` float32 (one ``(3, T, V, M)`` sequence gets N = 1), finite."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 4:
+        x = x[None]
+    if x.ndim != 5 or x.shape[1] != 3:
+        raise ValueError(f"skeletons must be (N, 3, T, V, M) or (3, T, V, M), got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("skeletons contain NaN or infinite values")
+    return x
+
+
 class ZeroShotRecognizer:
     """A trained run, ready to encode skeletons and texts and to predict."""
 
     def __init__(self, run: str | Path, device: str = "auto"):
-        run = Path(run)
-        if not (run / "config.yaml").is_file():
-            raise FileNotFoundError(f"{run}: not a pgfa run folder (no config.yaml)")
-        self.run = run
-        self.config = TrainConfig.load(run / "config.yaml")
-        state = load_checkpoint(run / "best.pt")
-        sig = state["signature"]
-        self.layout = sig["layout"]
-        self.device = pick_device(device)
-        self.model = build_model(sig["backbone"], sig["layout"], sig["text_dim"], self.config.dropout)
-        self.model.load_state_dict(state["model"])
-        self.model.to(self.device).eval()
+        self.run = Path(run)
+        self.config, state, self.model, self.device = load_model(self.run, BEST, device)
+        self.layout = state["signature"]["layout"]
+        self.model.eval()
 
-    @torch.no_grad()
+    def _features(self, x: np.ndarray, batch_size: int = 256) -> torch.Tensor:
+        """Raw (not normalised) model outputs ``(N, D)`` of checked skeletons, on the CPU."""
+        return encode(self.model, _check_skeletons(x), device=self.device, batch_size=batch_size)
+
     def encode_skeletons(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """``(N, 3, T, V, M)`` or one ``(3, T, V, M)`` preprocessed sequence -> ``(N, D)`` unit features."""
-        x = np.asarray(x, dtype=np.float32)
-        if x.ndim == 4:
-            x = x[None]
-        if x.ndim != 5 or x.shape[1] != 3:
-            raise ValueError(f"skeletons must be (N, 3, T, V, M) or (3, T, V, M), got {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("skeletons contain NaN or infinite values")
-        out = [self.model(torch.from_numpy(x[i : i + batch_size]).to(self.device)).float().cpu()
-               for i in range(0, len(x), batch_size)]
-        return F.normalize(torch.cat(out), dim=-1).numpy()
+        return unit(self._features(x, batch_size)).numpy()
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Sentence embeddings ``(K, D)`` with the run's own text encoder."""
         return embed_texts(list(texts), encoder=self.config.text_encoder)
 
     def predict(self, x: np.ndarray, classes, align: bool = False, alpha: float | None = None,
-                top_k: int = 5) -> list[Prediction]:
+                top_k: int = 5, online: bool = False) -> list[Prediction]:
         """Rank ``classes`` for every sequence of ``x``.
 
         With ``align``, prototype-guided alignment (SPEC section 7) runs over
-        the given batch: it needs several sequences per class to help.
+        the given batch: it needs several sequences per class to help. With
+        ``online``, the sequences are taken as a stream in the given order
+        (:class:`~pgfa.alignment.online.OnlineAligner`): each is ranked against
+        the prototypes built from it and the sequences before it only.
         """
         texts = _as_class_texts(classes)
-        features = torch.from_numpy(self.encode_skeletons(x))
+        raw = self._features(x)
         text = torch.from_numpy(self.encode_texts([t.text(self.config.text_mode) for t in texts]))
-        if align:
-            scores = prototype_align(features, text, self.config.alpha if alpha is None else alpha,
-                                     temperature=self.config.align_temperature).scores
+        alpha = self.config.alpha if alpha is None else alpha
+        if online:
+            aligner = OnlineAligner(text, alpha, temperature=self.config.align_temperature)
+            scores = torch.cat([aligner.score(f[None]) for f in unit(raw)]) if len(raw) else raw
+        elif align:
+            scores = prototype_align(unit(raw), text, alpha, temperature=self.config.align_temperature).scores
         else:
-            scores = features @ F.normalize(text, dim=-1).t()
+            scores = cosine_scores(raw, text)
         k = min(top_k, len(texts))
         top = scores.topk(k, dim=1)
         return [Prediction([texts[j].name for j in idx.tolist()], [round(float(v), 4) for v in val])

@@ -1,11 +1,11 @@
-"""Alignment settings chosen by simulated zero-shot on seen classes (pgfa.evaluation.alignment_tuning)."""
+"""Alignment settings chosen by simulated zero-shot on seen classes (pgfa.experiments.alignment_tuning)."""
 import json
 
 import numpy as np
 import pytest
 
 from pgfa.config import TrainConfig
-from pgfa.evaluation.alignment_tuning import choose, development_classes, setting_key, tune_alignment
+from pgfa.experiments.alignment_tuning import choose, development_classes, setting_key, tune_alignment
 from pgfa.evaluation.evaluate import evaluate_run
 from pgfa.text.classes import read_class_file
 from pgfa.training.loop import train
@@ -87,7 +87,7 @@ def test_tuning_resumes_finished_development_runs(tuned_run):
 
 
 def test_evaluate_without_tuning_says_how_to_tune(tmp_path):
-    from pgfa.evaluation.alignment_tuning import read_selection
+    from pgfa.experiments.alignment_tuning import read_selection
 
     with pytest.raises(FileNotFoundError, match="tune-alignment"):
         read_selection(tmp_path)

@@ -88,7 +88,7 @@ def test_recalibration_indices_are_a_seeded_shuffled_subset():
 
 def test_a_run_with_recalibration_trains_the_same_weights_and_saves_recalibrated_statistics(tmp_path):
     from pgfa.config import TrainConfig
-    from pgfa.training.loop import build_run_model, prepare_inputs
+    from pgfa.run import build_run_model, prepare_inputs
 
     common = ["--data", "synthetic:samples_per_class=6,seed=0", "--unseen", "4,11", "--epochs", "1",
               "--batch-size", "16", "--set", "warmup_epochs=1"]

@@ -47,7 +47,7 @@ def test_counts_and_wellformed(dataset):
 
 @pytest.mark.parametrize('filename', TSV_FILES)
 def test_raw_file_format(filename):
-    raw = resources.files('pgfa.text').joinpath('builtin', filename).read_bytes()
+    raw = resources.files('pgfa.data').joinpath('lists', 'classes', filename).read_bytes()
     text = raw.decode('utf-8')  # must be UTF-8
     assert not text.startswith('\ufeff'), 'no BOM'
     assert text.endswith('\n')

@@ -29,3 +29,13 @@ def test_garbage_checkpoint_is_reported(tmp_path):
     (tmp_path / "c.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="c.pt: not a readable pgfa checkpoint"):
         load_checkpoint(tmp_path / "c.pt")
+
+
+def test_checkpoint_epoch_reads_new_and_old_checkpoints():
+    """New checkpoints say which epoch they hold; older ones are read by their known conventions."""
+    from pgfa.run import checkpoint_epoch
+
+    assert checkpoint_epoch({"epoch": 4, "epoch_done": 5}) == 5
+    assert checkpoint_epoch({"epoch": 5, "selection": None}) == 5  # old best.pt: 1-based
+    assert checkpoint_epoch({"epoch": 4, "optimizer": {}}) == 5  # old PGFA last.pt: 0-based
+    assert checkpoint_epoch({"epoch": 4, "selection": None, "history": []}) == 5  # old two-stage last.pt

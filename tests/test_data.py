@@ -206,3 +206,178 @@ def test_training_config_can_convert_the_layout(tmp_path):
 
     state = torch.load(out / "best.pt", weights_only=True)
     assert state["signature"]["layout"] == "ntu25"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Every reader refuses bad labels and values, naming the file, the record and the problem (issue 14, item 3).
+# ---------------------------------------------------------------------------------------------------------------
+
+# (labels written, the record the message must name, the problem it must name); sample 2 is the bad one.
+BAD_LABELS = {
+    "negative": (np.array([0, 1, -1, 0]), "negative label -1"),
+    "fractional": (np.array([0.0, 1.0, 2.5, 0.0]), "label 2.5 is not an integer"),
+    "nan": (np.array([0.0, 1.0, np.nan, 0.0]), "label nan is not an integer"),
+    "out_of_range": (np.array([0, 1, 3, 0]), r"label 3 is out of range: .* names 3 classes"),
+    "string": (np.array(["0", "1", "2", "0"]), "labels must be integers, got a <U1 array"),
+    "bool": (np.array([True, False, True, False]), "labels must be integers, got a bool array"),
+    "complex": (np.array([0, 1, 2, 0], dtype=complex), "labels must be integers, got a complex128 array"),
+}
+
+
+def _npy_sample_data(n=4, joints=25):
+    return np.random.default_rng(1).normal(size=(n, 3, 6, joints, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LABELS))
+def test_npy_pair_refuses_bad_labels(tmp_path, case):
+    labels, problem = BAD_LABELS[case]
+    np.save(tmp_path / "x_data.npy", _npy_sample_data())
+    np.save(tmp_path / "x_label.npy", labels)
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    record = "" if "must be" in problem else "sample 2: "
+    with pytest.raises(DataError, match=rf"x_label\.npy: {record}{problem}"):
+        load_skeletons(tmp_path / "x_data.npy")
+
+
+@pytest.mark.parametrize("case", ["negative", "out_of_range", "fractional"])
+def test_npy_folder_refuses_bad_labels_in_either_part(tmp_path, case):
+    labels, problem = BAD_LABELS[case]
+    np.save(tmp_path / "train_data.npy", _npy_sample_data())
+    np.save(tmp_path / "train_label.npy", np.array([0, 1, 2, 0]))
+    np.save(tmp_path / "test_data.npy", _npy_sample_data())
+    np.save(tmp_path / "test_label.npy", labels)
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    with pytest.raises(DataError, match=rf"test_label\.npy: sample 2: {problem}"):
+        load_skeletons(tmp_path)
+
+
+@pytest.mark.parametrize("case", ["negative", "fractional", "out_of_range", "string", "bool", "none", "list"])
+def test_pickle_refuses_bad_labels_naming_the_clip(tmp_path, case):
+    value, problem = {
+        "negative": (-1, "negative label -1"),
+        "fractional": (2.5, "label 2.5 is not an integer"),
+        "out_of_range": (3, "label 3 is out of range"),
+        "string": ("2", "label must be an integer, got str"),
+        "bool": (True, "label must be an integer, got bool"),
+        "none": (None, "label must be an integer, got NoneType"),
+        "list": ([1, 2], "label must be an integer, got list"),
+    }[case]
+    clips = [_clip(i, i % 3) for i in range(4)]
+    clips[2]["label"] = value
+    _pickle(tmp_path / "d.pkl", clips)
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    with pytest.raises(DataError, match=rf"d\.pkl: annotation 2 \(clip2\): {problem}"):
+        load_skeletons(tmp_path / "d.pkl")
+
+
+def test_pickle_integral_float_labels_still_load(tmp_path):
+    _pickle(tmp_path / "d.pkl", [_clip(i, float(i % 2)) for i in range(3)])
+    assert load_skeletons(tmp_path / "d.pkl").labels.tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("case", ["complex", "object", "string", "no_valid_frame", "no_body"])
+def test_pickle_refuses_bad_keypoints_naming_the_clip(tmp_path, case):
+    clips = [_clip(i, 0) for i in range(3)]
+    kp = clips[1]["keypoint"]
+    clips[1]["keypoint"], problem = {
+        "complex": (kp.astype(np.complex64), "keypoint must hold real numbers, got a complex64 array"),
+        "object": (kp.astype(object), "keypoint must hold real numbers, got a object array"),
+        "string": (kp.astype(str), "keypoint must hold real numbers, got a <U"),
+        "no_valid_frame": (np.zeros_like(kp), "sequence has no valid frame"),
+        "no_body": (kp[:0], r"keypoint holds no body \(M = 0\)"),
+    }[case]
+    _pickle(tmp_path / "d.pkl", clips)
+    with pytest.raises(DataError, match=rf"d\.pkl: annotation 1 \(clip1\): {problem}"):
+        load_skeletons(tmp_path / "d.pkl")
+
+
+@pytest.mark.parametrize("case", ["complex", "string", "no_valid_frame", "nan"])
+def test_npy_pair_refuses_bad_coordinates(tmp_path, case):
+    data = _npy_sample_data()
+    if case == "complex":
+        data, problem = data.astype(np.complex64), "x_data.npy: coordinates must be real numbers, got a complex64"
+    elif case == "string":
+        data, problem = data.astype("U8"), "x_data.npy: coordinates must be real numbers, got a <U8"
+    elif case == "no_valid_frame":
+        data[2] = 0
+        problem = r"x_data.npy: sample 2 has no valid frame \(all coordinates are zero\)"
+    else:
+        data[2, 0, 3, 4] = np.nan
+        problem = "x_data.npy: sample 2 contains NaN"
+    np.save(tmp_path / "x_data.npy", data)
+    np.save(tmp_path / "x_label.npy", np.array([0, 1, 2, 0]))
+    with pytest.raises(DataError, match=problem):
+        load_skeletons(tmp_path / "x_data.npy")
+    np.save(tmp_path / "x_label.npy", np.array([0, 1, 2, 0], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="x_label.npy: cannot read as .npy"):
+        load_skeletons(tmp_path / "x_data.npy")
+
+
+def _npz(path, y_test, x_test=None):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 20, 150)).astype(np.float32)
+    np.savez(path, x_train=x, y_train=np.array([0, 1, 2]), x_test=x if x_test is None else x_test, y_test=y_test)
+
+
+@pytest.mark.parametrize("case", ["negative", "fractional", "string", "complex_x", "zero_clip", "empty_one_hot"])
+def test_npz_refuses_bad_labels_and_values(tmp_path, case):
+    x = np.random.default_rng(0).normal(size=(3, 20, 150)).astype(np.float32)
+    y, x_test, problem = np.array([0, 1, 2]), None, ""
+    if case == "negative":
+        y, problem = np.array([0, -4, 2]), r"y_test\[1\]: negative label -4"
+    elif case == "fractional":
+        y, problem = np.array([0, 1.5, 2]), r"y_test\[1\]: label 1.5 is not an integer"
+    elif case == "string":
+        y, problem = np.array(["a", "b", "c"]), "labels must be integers, got a <U1 array"
+    elif case == "complex_x":
+        x_test, problem = x.astype(np.complex64), "x_test must hold real numbers, got a complex64 array"
+    elif case == "zero_clip":
+        x_test = x.copy()
+        x_test[1] = 0
+        problem = r"x_test\[1\]: sequence has no valid frame"
+    else:
+        y, problem = np.array([[0, 1], [0, 0], [1, 0]]), "sample 1: one-hot label row has no positive entry"
+    _npz(tmp_path / "d.npz", y, x_test)
+    with pytest.raises(DataError, match=rf"d\.npz: {problem}"):
+        load_skeletons(tmp_path / "d.npz")
+
+
+def _prepared_folder(tmp_path):
+    from pgfa.data.prepare import prepare_ntu
+    from test_ntu import _raw_folder
+
+    out = tmp_path / "prepared"
+    prepare_ntu(_raw_folder(tmp_path, actions=(1, 2)), out, workers=1, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("case", ["negative", "out_of_range", "fractional", "no_valid_frame"])
+def test_prepared_folder_refuses_bad_labels_and_values(tmp_path, case):
+    out = _prepared_folder(tmp_path)
+    labels, data = np.load(out / "label.npy"), np.load(out / "data.npy")
+    if case == "negative":
+        labels[1], problem = -1, r"label\.npy: sample 1: negative label -1"
+    elif case == "out_of_range":
+        labels[1], problem = 60, r"label\.npy: sample 1: label 60 is out of range: dataset ntu60 names 60 classes"
+    elif case == "fractional":
+        labels = labels.astype(np.float64)
+        labels[1], problem = 0.5, r"label\.npy: sample 1: label 0.5 is not an integer"
+    else:
+        data[1], problem = 0, r"data\.npy: sample 1 has no valid frame"
+    np.save(out / "label.npy", labels)
+    np.save(out / "data.npy", data)
+    with pytest.raises(DataError, match=problem):
+        load_skeletons(out)
+
+
+def test_prediction_inputs_refuse_bad_values(tmp_path):
+    from pgfa.data.formats import load_sequences
+
+    data = _npy_sample_data(n=2)
+    data[1] = 0
+    np.save(tmp_path / "seq.npy", data)
+    with pytest.raises(DataError, match=r"seq\.npy: sample 1 has no valid frame"):
+        load_sequences([tmp_path / "seq.npy"])
+    np.save(tmp_path / "seq.npy", data.astype(object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"seq\.npy: cannot read as \.npy"):
+        load_sequences([tmp_path / "seq.npy"])

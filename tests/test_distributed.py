@@ -53,9 +53,9 @@ class TinyBackbone(nn.Module):
 
 
 def _register_tiny_backbone() -> None:
-    from pgfa.models.model import BACKBONES
+    from pgfa.models.registry import register_backbone
 
-    BACKBONES["tiny-test"] = TinyBackbone
+    register_backbone("tiny-test", replace=True)(TinyBackbone)
 
 
 # ---------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_torchrun_two_processes_train_like_one_and_resume(tmp_path):
                   "--set", "warmup_epochs=1", "backbone=tiny-test", "dropout=0"]
         assert main(["train", *common, "--out", str(tmp_path / "single"), "--epochs", "2"]) == 0
     finally:
-        from pgfa.models.model import BACKBONES
+        from pgfa.models.registry import BACKBONES
 
         BACKBONES.pop("tiny-test", None)
     script = [str(Path(__file__).resolve())]
@@ -275,11 +275,11 @@ def test_torchrun_stgcn_differs_from_one_process_only_by_batchnorm(tmp_path, mon
       statistics (8 instead of 16 samples); tolerance 2e-2 / 5e-2.
     """
     from pgfa.cli.main import main
-    from pgfa.models.model import BACKBONES
+    from pgfa.models.registry import BACKBONES, register_backbone
 
     threads = torch.get_num_threads()
     monkeypatch.setattr("pgfa.cli.main._threads", lambda: torch.set_num_threads(1))  # as each torchrun worker
-    monkeypatch.setitem(BACKBONES, "stgcn-per-shard-bn", _per_shard_bn_stgcn())
+    register_backbone("stgcn-per-shard-bn", replace=True)(_per_shard_bn_stgcn())
     common = ["--data", DATA, "--unseen", "4,11", "--batch-size", "16", "--device", "cpu", "--lr", "0.01",
               "--epochs", "2", "--set", "warmup_epochs=1", "dropout=0", "frames=20"]
     try:
@@ -287,6 +287,7 @@ def test_torchrun_stgcn_differs_from_one_process_only_by_batchnorm(tmp_path, mon
         assert main(["train", *common, "backbone=stgcn-per-shard-bn", "--out", str(tmp_path / "emulated")]) == 0
     finally:
         torch.set_num_threads(threads)
+        BACKBONES.pop("stgcn-per-shard-bn", None)
     _torchrun([*common, "--out", str(tmp_path / "multi")], ["-m", "pgfa"])
 
     multi, hm = _weights(tmp_path / "multi"), _history(tmp_path / "multi")

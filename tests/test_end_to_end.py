@@ -49,7 +49,7 @@ def test_same_command_with_more_epochs_resumes(trained_run, capsys):
 
 def test_different_config_into_existing_run_is_refused(trained_run, capsys):
     code = main(["train", "--data", DATA, "--unseen", "4,12", "--out", str(trained_run), "--epochs", "1"])
-    assert code == 1
+    assert code == 2  # a user error (pgfa.cli.main.EXIT_USER_ERROR)
     assert "different configuration" in capsys.readouterr().err
 
 
@@ -57,7 +57,7 @@ def test_class_file_not_matching_the_data_is_refused(tmp_path, capsys):
     classes = tmp_path / "classes.txt"
     classes.write_text("a\nb\nc\n")
     code = main(["train", "--data", DATA, "--unseen", UNSEEN, "--out", str(tmp_path / "r"), "--classes", str(classes)])
-    assert code == 1
+    assert code == 2
     assert "has 3 classes but" in capsys.readouterr().err
 
 
@@ -74,7 +74,7 @@ def test_short_training_beats_chance_on_unseen_classes(tmp_path):
 
 
 def test_quick_demo_runs_every_split_and_reports_their_mean(tmp_path, capsys):
-    from pgfa.cli.demo import DEMO_ALPHA, DEMO_SPLITS
+    from pgfa.experiments.demo import DEMO_ALPHA, DEMO_SPLITS
 
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0
@@ -97,7 +97,7 @@ def test_quick_demo_runs_every_split_and_reports_their_mean(tmp_path, capsys):
 
 def test_demo_splits_are_the_original_split_and_the_first_seeded_draws():
     """The demo's splits were fixed before any result: guard them against silent edits."""
-    from pgfa.cli.demo import DEMO_SPLITS
+    from pgfa.experiments.demo import DEMO_SPLITS
     from pgfa.data.splits import random_unseen
     from pgfa.data.synthetic import SUGGESTED_UNSEEN, SYNTHETIC_ACTIONS
 
@@ -110,7 +110,7 @@ def test_demo_splits_are_the_original_split_and_the_first_seeded_draws():
 @pytest.mark.slow
 def test_full_demo_recognises_unseen_classes_well_above_chance(tmp_path):
     """The README's `pgfa demo` (3 to 4½ minutes on 2 cores): run with `pytest -m slow`."""
-    from pgfa.cli.demo import run_demo
+    from pgfa.experiments.demo import run_demo
 
     metrics = run_demo(out=str(tmp_path / "demo"), progress=False)
     assert metrics["zsl_top1"] >= 2 * metrics["chance_top1"], metrics
@@ -118,7 +118,7 @@ def test_full_demo_recognises_unseen_classes_well_above_chance(tmp_path):
 
 def test_failed_start_leaves_no_run_folder(tmp_path):
     out = tmp_path / "never"
-    assert main(["train", "--data", DATA, "--unseen", "1,99", "--out", str(out)]) == 1
+    assert main(["train", "--data", DATA, "--unseen", "1,99", "--out", str(out)]) == 2
     assert not out.exists()
 
 
@@ -129,7 +129,7 @@ def test_train_takes_a_split_file_and_refuses_a_split_of_another_dataset(tmp_pat
     assert main(["train", "--data", DATA, "--split", str(split), "--out", str(out), "--epochs", "1",
                  "--batch-size", "16", "--set", "warmup_epochs=1"]) == 0
     assert json.loads((out / "split.json").read_text())["unseen_classes"] == [4, 11]
-    assert main(["train", "--data", DATA, "--split", "ntu60/split_1", "--out", str(tmp_path / "x")]) == 1
+    assert main(["train", "--data", DATA, "--split", "ntu60/split_1", "--out", str(tmp_path / "x")]) == 2
     assert "is for ntu60" in capsys.readouterr().err
 
 
@@ -145,3 +145,18 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
     assert a.keys() == b.keys()
     for key in a:
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+
+
+def test_max_steps_stops_training_after_that_many_steps(tmp_path, capsys):
+    import torch
+
+    run = tmp_path / "budget"
+    args = ["train", "--data", DATA, "--unseen", UNSEEN, "--out", str(run), "--epochs", "3", "--batch-size", "16",
+            "--set", "warmup_epochs=1", "--set", "max_steps=2"]
+    assert main(args) == 0
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in history] == [1]  # an epoch has more than two batches: only the first ran
+    assert torch.load(run / "last.pt", weights_only=True)["epoch_done"] == 1
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "step budget" in capsys.readouterr().out

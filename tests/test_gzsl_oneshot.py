@@ -213,9 +213,10 @@ def test_unseen_test_data_never_reaches_checkpoint_or_gamma_selection(tiny_run, 
     checkpoint chosen, its validation figures and gamma must not move."""
     from pgfa.config import TrainConfig
     from pgfa.data.formats import load_skeletons
-    from pgfa.evaluation.evaluate import load_run_model, seen_validation_gamma
+    from pgfa.evaluation.evaluate import seen_validation_gamma
+    from pgfa.run import build_run_model, load_run_model, prepare_inputs
     from pgfa.training.checkpoint import load_checkpoint
-    from pgfa.training.loop import build_run_model, prepare_inputs, train
+    from pgfa.training.loop import train
 
     config = TrainConfig.load(tiny_run / "config.yaml")
     clean = load_skeletons(config.data, frames=config.frames)

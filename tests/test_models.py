@@ -11,7 +11,8 @@ import torch
 
 from pgfa.data.layouts import get_layout
 from pgfa.models.graph import spatial_adjacency
-from pgfa.models.model import BACKBONES, ZeroShotModel, build_model
+from pgfa.models.model import ZeroShotModel, build_model, model_from_config
+from pgfa.models.registry import BACKBONES, backbone_class, create_backbone, register_backbone, resolve_impl
 from pgfa.models.stgcn import (
     STGCN,
     _AggregateMix,
@@ -248,3 +249,139 @@ def test_unknown_backbone():
     assert "stgcn" in BACKBONES
     with pytest.raises(ValueError, match="known backbones: .*stgcn"):
         build_model("resnet")
+
+
+# ---------------------------------------------------------------- registry and implementations
+
+
+def test_impl_choice_by_device():
+    assert resolve_impl("auto", "cpu") == "fast"
+    assert resolve_impl("auto", torch.device("cuda", 0)) == "plain"  # unmeasured choice, see its docstring
+    assert resolve_impl("plain", "cpu") == "plain" and resolve_impl("fast", "cuda") == "fast"
+    with pytest.raises(ValueError, match="backbone_impl must be one of"):
+        resolve_impl("turbo", "cpu")
+    assert backbone_class("stgcn", "auto", "cpu") is STGCN
+    assert backbone_class("stgcn", "auto", "cuda") is ReferenceSTGCN
+    assert backbone_class("stgcn", "plain") is ReferenceSTGCN
+    assert BACKBONES["stgcn"] is STGCN  # the default class is the CPU one
+    # A backbone with one implementation serves every choice.
+    from pgfa.models.shiftgcn import ShiftGCN
+
+    assert backbone_class("shiftgcn", "plain", "cuda") is ShiftGCN
+
+
+def test_one_checkpoint_loads_into_either_impl():
+    """Same state_dict for fast and plain: weights of one give the other the same outputs."""
+    torch.manual_seed(0)
+    fast = build_model("stgcn", "ntu25", text_dim=8, options={"channels": (16, 32), "strides": (1, 2)}, impl="fast")
+    plain = build_model("stgcn", "ntu25", text_dim=8, options={"channels": (16, 32), "strides": (1, 2)}, impl="plain")
+    assert isinstance(fast.backbone, STGCN) and type(plain.backbone) is ReferenceSTGCN
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    plain.load_state_dict(fast.state_dict())
+    fast.eval(), plain.eval()
+    x = torch.randn(2, 3, 12, 25, 2)
+    with torch.no_grad():
+        assert (fast(x) - plain(x)).abs().max().item() < 1e-4
+
+
+def test_plain_channels_last_memory_changes_no_value():
+    torch.manual_seed(0)
+    kw = dict(dropout=0.0, channels=(16, 32), strides=(1, 2))
+    a = ReferenceSTGCN(**kw, memory_format="contiguous").eval()
+    b = ReferenceSTGCN(**kw, memory_format="channels_last").eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 3, 12, 25, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(b(x), a(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="memory_format"):
+        ReferenceSTGCN(memory_format="nhwc")
+
+
+def test_backbone_options_reach_the_constructor():
+    model = build_model("stgcn", "ntu25", text_dim=8, options={"channels": [8, 24], "strides": [1, 2]})
+    assert model.backbone.out_dim == 24 and len(model.backbone.blocks) == 2
+    with pytest.raises(ValueError, match=r"backbone 'stgcn' .* has no option 'widht'; its options are: .*channels"):
+        build_model("stgcn", options={"widht": 3})
+    with pytest.raises(ValueError, match="dropout"):
+        build_model("stgcn", options={"dropout": 0.1})
+
+
+def test_model_from_config_uses_the_config_fields():
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(backbone="stgcn", dropout=0.0, backbone_options={"channels": [8], "strides": [1]},
+                             backbone_impl="plain")
+    model = model_from_config(config, "kinect_v1_20", text_dim=5)
+    assert type(model.backbone) is ReferenceSTGCN and model.backbone.out_dim == 8
+    assert model.backbone.blocks[0].tcn[4].p == 0.0
+    old = SimpleNamespace(backbone="shiftgcn", dropout=0.5)  # a config written before the two fields existed
+    assert model_from_config(old, "ntu25", text_dim=5).backbone.out_dim == 256
+
+
+def test_register_twice_needs_replace():
+    class A(torch.nn.Module):
+        pass
+
+    register_backbone("test-dup", replace=True)(A)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_backbone("test-dup")(type("B", (torch.nn.Module,), {}))
+        register_backbone("test-dup")(A)  # the same class again (a re-import) is fine
+        with pytest.raises(ValueError, match="impl must be one of"):
+            register_backbone("test-dup", impl="auto")
+    finally:
+        BACKBONES.pop("test-dup", None)
+
+
+def test_shared_head_checks_the_input():
+    model = STGCN("kinect_v1_20")
+    with pytest.raises(ValueError, match="input has 25 joints, the backbone was built for 20"):
+        model(torch.randn(1, 3, 8, 25, 1))
+    with pytest.raises(ValueError, match=r"expects \(N, C, T, V, M\)"):
+        model(torch.randn(1, 3, 8, 20))
+    assert create_backbone("stgcn", "kinect_v1_20", dropout=0.0).num_joints == 20
+
+
+# ---------------------------------------------------------------- a user's own backbone
+
+
+from pgfa.models import SkeletonBackbone  # noqa: E402  (as a user's file would import it)
+
+
+@register_backbone("tiny-user-test", replace=True)
+class TinyUserBackbone(SkeletonBackbone):
+    """A backbone defined outside pgfa: per-frame linear map, pooled by the shared head."""
+
+    def __init__(self, layout="ntu25", in_channels=3, dropout=0.0, width=12):
+        super().__init__(layout, in_channels)
+        self.out_dim = width
+        self.linear = torch.nn.Linear(in_channels, width)
+        self.drop = torch.nn.Dropout(dropout)
+
+    def trunk(self, x):  # (N·M, T, V, C) -> (N·M, T, V, width)
+        return torch.relu(self.drop(self.linear(x)))
+
+
+def test_user_backbone_trains_one_step_through_build_model():
+    from pgfa.training.loss import soft_target_contrastive_loss
+
+    torch.manual_seed(0)
+    model = build_model("tiny-user-test", "kinect_v1_20", text_dim=6, dropout=0.1, options={"width": 10})
+    assert isinstance(model.backbone, TinyUserBackbone) and model.backbone.out_dim == 10
+    assert model.backbone.drop.p == 0.1
+    assert "backbone.data_bn.weight" in model.state_dict()  # the shared head's input BatchNorm
+    x = torch.randn(6, 3, 8, 20, 2)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    text = torch.randn(3, 6)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss = soft_target_contrastive_loss(model(x), text[labels], labels, scale=10.0)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    for n in ("backbone.linear.weight", "backbone.data_bn.weight", "projection.weight"):
+        assert not torch.equal(before[n], dict(model.named_parameters())[n]), n
+    # The head pooled over time, joints and bodies: the output does not depend on the body order.
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(x.flip(-1)))

@@ -63,4 +63,24 @@ def test_show_renders_png_strip_and_gif(run, tmp_path):
     assert main(["show", str(seq), "--out", str(gif)]) == 0
     with Image.open(gif) as im:
         assert im.n_frames == 20 and im.size[0] > 100
-    assert main(["show", str(seq), "--out", str(png)]) == 1  # exists: refused without --force
+    assert main(["show", str(seq), "--out", str(png)]) == 2  # exists: refused without --force
+
+
+def test_online_prediction_ranks_each_input_against_the_stream_so_far(run, tmp_path, capsys):
+    """`pgfa predict --online`: the first input sees only itself, the last input sees them all (= batch)."""
+    import pgfa
+
+    model = pgfa.load(run)
+    x = np.random.default_rng(2).normal(size=(4, 3, 50, 25, 2)).astype(np.float32)
+    classes = ["wave", "kick", "squat"]
+    online = model.predict(x, classes, online=True, top_k=3)
+    batch = model.predict(x, classes, align=True, top_k=3)
+    first_alone = model.predict(x[:1], classes, align=True, top_k=3)
+    for a, b in ((online[0], first_alone[0]), (online[-1], batch[-1])):
+        assert a.labels == b.labels and np.allclose(a.scores, b.scores, atol=1e-3)
+    arrays = tmp_path / "x.npy"
+    np.save(arrays, x)
+    assert main(["predict", str(run), str(arrays), "--classes", ",".join(classes), "--online",
+                 "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["labels"][0] for r in rows] == [p.labels[0] for p in online]

@@ -146,8 +146,8 @@ def test_header_of_other_length_is_fixed_by_copying(tmp_path, monkeypatch):
 def test_failed_prepare_keeps_existing_output_and_leaves_nothing(tmp_path, monkeypatch):
     raw = _ntu_raw(tmp_path, n=6)
     out = tmp_path / "prepared"
-    out.mkdir()
-    (out / "old.txt").write_text("keep me")
+    prepare.prepare_ntu(raw, out, workers=1, progress=False)  # --force only ever replaces pgfa's own output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     append, calls = prepare._NpyRows.append, []
 
     def failing_append(self, row):
@@ -159,7 +159,7 @@ def test_failed_prepare_keeps_existing_output_and_leaves_nothing(tmp_path, monke
     monkeypatch.setattr(prepare._NpyRows, "append", failing_append)
     with pytest.raises(OSError, match="No space"):
         prepare.prepare_ntu(raw, out, workers=2, force=True, progress=False)
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not list(tmp_path.glob(".prepared.partial-*"))
     calls.clear()
     with pytest.raises(OSError, match="No space"):
@@ -185,3 +185,80 @@ def test_memory_does_not_grow_with_the_number_of_files(tmp_path):
         finally:
             tracemalloc.stop()
     assert peaks[100] - peaks[40] < 3 * CLIP_BYTES, peaks
+
+
+def test_skip_bad_skips_unreadable_files_and_absurd_headers(tmp_path):
+    raw = _ntu_raw(tmp_path, n=4)
+    (raw / "S001C001P001R001A002.skeleton").mkdir()  # cannot be read as a file
+    (raw / "S001C001P001R001A003.skeleton").write_text("99999999999999\n0\n")  # claims 10^14 frames
+    with pytest.raises(prepare.DataError, match="2 bad file"):
+        prepare.prepare_ntu(raw, tmp_path / "out", workers=1, progress=False)
+    manifest = prepare.prepare_ntu(raw, tmp_path / "out", workers=2, skip_bad=True, progress=False)
+    reasons = {s["file"]: s["reason"] for s in manifest["skipped"]}
+    assert manifest["samples"] == 4 and len(reasons) == 2
+    assert "IsADirectoryError" in reasons["S001C001P001R001A002.skeleton"]
+    assert "header claims 99999999999999 frames but the file has only 3 lines" in reasons[
+        "S001C001P001R001A003.skeleton"]
+
+
+def test_staging_folder_of_a_killed_run_is_removed_on_the_next_run(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    raw = _ntu_raw(tmp_path, n=3)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = {name: tmp_path / f".prepared.partial-{name}" for name in ("dead", "old", "live", "foreign")}
+    for name, folder in stale.items():
+        folder.mkdir()
+        (folder / "data.npy").write_bytes(b"half written")
+    (stale["dead"] / ".pgfa-staging").write_text(dead.stdout)  # its process is gone
+    (stale["live"] / ".pgfa-staging").write_text(f"{os.getppid()}\n")  # another run, still going
+    (stale["foreign"] / "notes.txt").write_text("not ours")  # never deleted
+    prepare.prepare_ntu(raw, tmp_path / "prepared", workers=1, progress=False)
+    assert not stale["dead"].exists() and not stale["old"].exists()
+    assert stale["live"].is_dir() and (stale["foreign"] / "notes.txt").read_text() == "not ours"
+    assert sorted(p.name for p in (tmp_path / "prepared").iterdir()) == [
+        "data.npy", "label.npy", "manifest.json", "samples.tsv"]
+
+
+def test_full_disk_removes_the_staging_folder_and_says_so(tmp_path, monkeypatch):
+    import errno
+
+    raw = _ntu_raw(tmp_path, n=6)
+    append = prepare._NpyRows.append
+
+    def full_disk(self, row):
+        if self.count >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        append(self, row)
+
+    monkeypatch.setattr(prepare._NpyRows, "append", full_disk)
+    with pytest.raises(prepare.DiskFullError, match=r"the disk is full .* partial output was removed") as info:
+        prepare.prepare_ntu(raw, tmp_path / "prepared", workers=1, progress=False)
+    assert info.value.errno == errno.ENOSPC and str(tmp_path) in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def test_force_replaces_only_a_prepared_folder_that_is_no_input(tmp_path):
+    raw = _ntu_raw(tmp_path, n=3)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("my own work")
+    with pytest.raises(prepare.DataError, match=r"mine: has no manifest.json written by pgfa prepare"):
+        prepare.prepare_ntu(raw, mine, workers=1, force=True, progress=False)
+    assert (mine / "thesis.tex").read_text() == "my own work"
+    for out, relation in ((raw, "is"), (tmp_path, "contains"), (raw / "sub", "lies inside")):
+        out.mkdir(exist_ok=True)
+        with pytest.raises(prepare.DataError, match=rf"--force would delete it, but it {relation} the input"):
+            prepare.prepare_ntu(raw, out, workers=1, force=True, progress=False)
+    assert len(list(raw.glob("*.skeleton"))) == 3
+
+    out = tmp_path / "prepared"
+    first = prepare.prepare_ntu(raw, out, workers=1, progress=False)
+    assert prepare.prepare_ntu(raw, out, workers=1, force=True, progress=False)["sha256"] == first["sha256"]
+    assert not list(tmp_path.glob(".prepared.*"))  # no staging or old copy left beside it
+    (out / "my_notes.txt").write_text("keep")
+    with pytest.raises(prepare.DataError, match=r"prepared/my_notes.txt: would be lost"):
+        prepare.prepare_ntu(raw, out, workers=1, force=True, progress=False)
+    assert (out / "my_notes.txt").read_text() == "keep" and (out / "manifest.json").is_file()

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from pgfa.cli.main import main
-from pgfa.evaluation.reproduce import execute, make_plan
+from pgfa.experiments.reproduce import execute, make_plan
 
 DATA = "synthetic:samples_per_class=6,seed=0"
 
@@ -91,3 +91,24 @@ def test_reproduce_can_tune_each_runs_alignment_on_its_seen_classes(tmp_path):
     assert 0 <= record["top1_aligned_tuned"] <= 1
     report = (out / "report.md").read_text()
     assert "aligned, tuned" in report and "development splits" in report
+
+
+def test_reproduce_loads_its_data_with_the_final_frame_count(tmp_path, monkeypatch):
+    """Issue 15 defect: --set frames=N trained on 50-frame data while config.yaml recorded N."""
+    import pgfa.experiments.reproduce as reproduce
+
+    seen = []
+    real_train = reproduce.train
+
+    def recording_train(config, folder, skeletons=None, **kwargs):
+        seen.append((config.frames, skeletons.data.shape[2]))
+        return real_train(config, folder, skeletons=skeletons, **kwargs)
+
+    monkeypatch.setattr(reproduce, "train", recording_train)
+    out = tmp_path / "frames"
+    assert main(["reproduce", "--data", DATA, "--unseen-count", "3", "--splits", "1", "--seeds", "0",
+                 "--epochs", "1", "--batch-size", "16", "--set", "warmup_epochs=1", "--set", "frames=20",
+                 "--out", str(out)]) == 0
+    assert seen == [(20, 20)]
+    plan, skeletons = reproduce.plan_and_data("random", DATA, overrides={"frames": 12}, unseen_count=3, n_splits=1)
+    assert plan.base.frames == 12 and skeletons.data.shape[2] == 12

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from pgfa.data.layouts import get_layout
-from pgfa.models.model import BACKBONES, ZeroShotModel, build_model
+from pgfa.models.model import ZeroShotModel, build_model
+from pgfa.models.registry import BACKBONES, create_backbone
 from pgfa.models.shiftgcn import (
     OFFSET_GRAD_STEP,
     ShiftGCN,
@@ -245,6 +246,13 @@ def test_build_model_and_registry():
         assert model(torch.randn(2, 3, 8, 20, 2)).shape == (2, 12)
     with pytest.raises(ValueError, match="unknown backbone"):
         build_model(backbone="no-such-backbone")
+
+
+def test_options_from_the_registry():
+    small = create_backbone("shiftgcn", "ntu25", **TINY, time_scale=1.0)
+    assert small.out_dim == 16 and small.time_scale == 1.0 and len(small.units) == 4
+    with pytest.raises(ValueError, match="has no option 'time_scal'"):
+        create_backbone("shiftgcn", "ntu25", time_scal=2.0)
 
 
 def test_state_dict_round_trip():

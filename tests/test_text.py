@@ -119,3 +119,35 @@ def _mpnet_installed() -> bool:
 def test_mpnet_embeds_offline_into_768_unit_vectors(tmp_path):
     vectors = embed_texts(["one person waves the right hand", "two people shake hands"], "mpnet", cache=tmp_path)
     assert vectors.shape == (2, 768) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_text_encoder_registered_in_user_code_is_used_and_cached(tmp_path, monkeypatch):
+    import pgfa.text.encoders as encoders
+    from pgfa.text import EncoderSpec, register_text_encoder
+
+    monkeypatch.setattr(encoders, "TEXT_ENCODERS", dict(encoders.TEXT_ENCODERS))  # leave the real registry alone
+    loads = []
+
+    class CharCounts:
+        """A toy encoder: letter counts, L2-normalised, (n, 26)."""
+
+        def __init__(self, spec, device="cpu"):
+            loads.append(device)
+
+        def encode(self, texts):
+            out = np.array([[t.count(chr(97 + i)) + 1e-3 for i in range(26)] for t in texts], dtype=np.float32)
+            return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    @register_text_encoder("letters")
+    def letters() -> EncoderSpec:
+        return EncoderSpec("letters", None, "letters:v1", loader=CharCounts)
+
+    first = embed_texts(["wave", "squat"], "letters", cache=tmp_path)
+    assert first.shape == (2, 26) and loads == ["cpu"]
+    assert np.array_equal(embed_texts(["wave", "squat"], "letters", cache=tmp_path), first) and loads == ["cpu"]
+    assert register_text_encoder("letters")(letters) is letters  # the same function again is fine
+    with pytest.raises(ValueError, match="'letters' is already registered as .*letters; pass replace=True"):
+        register_text_encoder("letters")(lambda: None)
+    assert "letters" in encoders.TEXT_ENCODERS and {"minilm", "mpnet"} <= set(encoders.TEXT_ENCODERS)
+    with pytest.raises(EncoderNotInstalled, match=r"neither a known name \(minilm, mpnet, letters\)"):
+        resolve_encoder(str(tmp_path / "nope"))

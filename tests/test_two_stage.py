@@ -46,6 +46,14 @@ def test_two_stage_evaluates_and_predicts_like_a_pgfa_run(two_stage_run):
     assert len(predictions) == 3 and sorted(predictions[0].labels) == ["kick", "wave"]
 
 
+def test_two_stage_last_checkpoint_reports_its_real_epoch(two_stage_run):
+    """Issue 15 defect: metrics_last.json of a two-stage run said one epoch too few."""
+    assert main(["evaluate", str(two_stage_run), "--checkpoint", "last.pt", "--no-align"]) == 0
+    last = json.loads((two_stage_run / "metrics_last.json").read_text())
+    assert last["checkpoint_epoch"] == 2  # trained for --epochs 2
+    assert load_checkpoint(two_stage_run / "last.pt")["epoch_done"] == 2
+
+
 def test_rerunning_a_finished_two_stage_run_trains_nothing(two_stage_run, capsys):
     stamp = (two_stage_run / "best.pt").stat().st_mtime
     assert main(["train", *ARGS, "--method", "two-stage", "--out", str(two_stage_run)]) == 0
@@ -62,7 +70,7 @@ def test_more_epochs_resume_the_classifier_stage(two_stage_run, capsys):
 
 
 def test_unknown_method_is_refused(tmp_path, capsys):
-    assert main(["train", *ARGS, "--set", "method=three-stage", "--out", str(tmp_path / "r")]) == 1
+    assert main(["train", *ARGS, "--set", "method=three-stage", "--out", str(tmp_path / "r")]) == 2
     assert "unknown method 'three-stage'" in capsys.readouterr().err
 
 

@@ -17,6 +17,8 @@ import torch
 
 from pgfa.alignment.prototype import prototype_align
 
+__all__ = ["OnlineAligner"]
+
 
 class OnlineAligner:
     """Label a stream of test features against unseen-class texts with growing prototypes."""
@@ -32,6 +34,13 @@ class OnlineAligner:
 
     def update(self, features: torch.Tensor) -> torch.Tensor:
         """Add ``(n, D)`` new features; returns their ``(n,)`` labels (positions in ``text``)."""
+        return self.score(features).argmax(dim=1)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """Add ``(n, D)`` new features; returns their ``(n, K)`` cosines to the prototypes as of now.
+
+        The argmax of each row is the label :meth:`update` gives.
+        """
         if features.ndim == 1:
             features = features[None]
         self._features.append(features)
@@ -40,4 +49,4 @@ class OnlineAligner:
             stream = stream[-self.window :]
             self._features = [stream]
         result = prototype_align(stream, self.text, self.alpha, self.min_support, temperature=self.temperature)
-        return result.labels[-len(features) :]
+        return result.scores[-len(features) :]

@@ -8,6 +8,10 @@ Supported for ``--data``:
   ``(N,)`` (give either file), or a folder holding ``train_data.npy`` /
   ``train_label.npy`` and ``test_data.npy`` / ``test_label.npy`` (these become
   the official train/test sample split);
+* a split folder of the PGFA release, ``data/zeroshot/<dataset>/split_<k>``
+  or ``unseen_label_<n>`` (:mod:`pgfa.data.release`; it fixes the unseen classes);
+* ``features:DIR``: precomputed ``(N, D)`` features in the SynSE/SA-DVAE
+  layout (:mod:`pgfa.data.features`; train with ``--backbone identity``);
 * a CTR-GCN style ``.npz`` (``x_train``/``y_train``/``x_test``/``y_test``,
   ``x`` ``(N, T, 150)`` = 2 bodies x 25 joints x xyz per frame, labels one-hot
   or integers): every clip goes through the same SPEC section 2
@@ -18,37 +22,62 @@ Supported for ``--data``:
   beside it names the classes.
 
 Every reader checks what it reads and raises :class:`DataError` naming the
-file (and the record) and the problem.
+file (and the record) and the problem: coordinates must be finite real
+numbers (no complex, object or string arrays) and every sequence needs at
+least one valid frame; labels must be non-negative integers (integral floats
+are accepted), below the number of classes when the source names them.
+Pickles are read by :func:`pgfa.data.safe_pickle.load_pickle`, which runs no
+code from the file (``trust_pickle=True`` opts out, for trusted files).
 """
 from __future__ import annotations
 
 import json
-import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from pgfa.data.layouts import get_layout, layout_for_joints
+from pgfa.data.class_texts import builtin_classes, read_class_file
+from pgfa.data.errors import DataError
+from pgfa.data.layouts import layout_for_joints
+from pgfa.data.ntu import read_ntu_skeleton
 from pgfa.data.preprocess import preprocess_sequence
+from pgfa.data.safe_pickle import load_pickle
 from pgfa.data.skeletons import SkeletonSet
+from pgfa.data.synthetic import generate
+
+__all__ = ["DataError", "load_ctrgcn_npz", "load_pyskl_pickle", "load_sequences", "load_skeletons",
+           "parse_synthetic_spec"]
+
+#: Labels are class indices; one this large is a corrupt file, not a class.
+_MAX_LABEL = 2**31 - 1
 
 
-class DataError(ValueError):
-    """Input data that cannot be used; the message names the file and the problem."""
+def load_skeletons(spec: str | Path, frames: int = 50, max_bodies: int = 2,
+                   trust_pickle: bool = False) -> SkeletonSet:
+    """Read any supported input (see module docstring) into a :class:`SkeletonSet`.
 
-
-def load_skeletons(spec: str | Path, frames: int = 50, max_bodies: int = 2) -> SkeletonSet:
-    """Read any supported input (see module docstring) into a :class:`SkeletonSet`."""
+    ``trust_pickle`` lets a ``.pkl`` run code while it is read (plain
+    ``pickle.load``); leave it off unless the file's author is trusted.
+    """
     text = str(spec)
     if text == "synthetic" or text.startswith("synthetic:"):
         return _load_synthetic(text, frames)
+    if text.startswith("features:"):  # precomputed (N, D) features (pgfa.data.features)
+        from pgfa.data.features import load_feature_folder
+
+        return load_feature_folder(text[len("features:"):])
     path = Path(text).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
+        from pgfa.data.release import is_release_folder, load_release_folder
+
+        if is_release_folder(path):  # the PGFA release's data/zeroshot/<dataset>/split_<k> (pgfa.data.release)
+            return load_release_folder(path)
         return _load_npy_folder(path)
     if path.suffix in (".pkl", ".pickle"):
-        return load_pyskl_pickle(path, frames=frames, max_bodies=max_bodies)
+        return load_pyskl_pickle(path, frames=frames, max_bodies=max_bodies, trust_pickle=trust_pickle)
     if path.suffix == ".npy":
         return _load_npy_pair(path)
     if path.suffix == ".npz":
@@ -75,8 +104,6 @@ def parse_synthetic_spec(text: str) -> dict:
 
 
 def _load_synthetic(text: str, frames: int) -> SkeletonSet:
-    from pgfa.data.synthetic import generate
-
     options = parse_synthetic_spec(text)
     options.setdefault("frames", frames)
     try:
@@ -85,18 +112,72 @@ def _load_synthetic(text: str, frames: int) -> SkeletonSet:
         raise DataError(f"{text!r}: {err}") from None
 
 
-def _check_finite(data: np.ndarray, path: Path) -> None:
-    """Raise naming the first sample with NaN/inf; scans in chunks so memory maps stay cheap."""
+def _check_samples(data: np.ndarray, path: Path) -> None:
+    """Refuse non-real coordinates, NaN/inf and samples with no valid frame, naming the sample.
+
+    ``data`` is ``(N, ...)`` (a memory map is fine: it is scanned in chunks of
+    about 16 M values). A sample whose coordinates are all zero has no frame
+    with a body in it.
+    """
+    if data.dtype.kind not in "iuf":
+        raise DataError(f"{path}: coordinates must be real numbers, got a {data.dtype} array")
     chunk = max(1, 2**24 // max(1, int(np.prod(data.shape[1:]))))
     for start in range(0, len(data), chunk):
-        block = np.asarray(data[start : start + chunk])
-        bad = ~np.isfinite(block).reshape(len(block), -1).all(axis=1)
+        block = np.asarray(data[start : start + chunk]).reshape(min(chunk, len(data) - start), -1)
+        bad = ~np.isfinite(block).all(axis=1)
         if bad.any():
-            first = start + int(np.argmax(bad))
-            raise DataError(f"{path}: sample {first} contains NaN or infinite coordinates")
+            raise DataError(f"{path}: sample {start + int(np.argmax(bad))} contains NaN or infinite coordinates")
+        empty = ~block.any(axis=1)
+        if empty.any():
+            raise DataError(f"{path}: sample {start + int(np.argmax(empty))} has no valid frame "
+                            "(all coordinates are zero)")
 
 
-def _read_array_pair(data_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _check_labels(labels: np.ndarray, path: Path, num_classes: int | None = None, classes_from: str = "",
+                  record: Callable[[int], str] = "sample {}".format) -> np.ndarray:
+    """``(N,)`` class indices as int64, or a DataError naming the file, the record and the problem.
+
+    Refused: non-numeric arrays (bool, complex, object, string), NaN or
+    fractional values, negative labels, and labels ``>= num_classes`` (when
+    the source names its classes; ``classes_from`` says where from) or
+    absurdly large. Integral floats (``3.0``) are accepted as before.
+    """
+    if labels.dtype.kind not in "iuf":
+        raise DataError(f"{path}: labels must be integers, got a {labels.dtype} array")
+    if labels.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(labels) | (np.mod(labels, 1) != 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"{path}: {record(i)}: label {labels[i].item()!r} is not an integer")
+    if not len(labels):
+        return labels.astype(np.int64)
+    if labels.min() < 0:
+        i = int(np.argmax(labels < 0))
+        raise DataError(f"{path}: {record(i)}: negative label {labels[i].item()}")
+    limit = _MAX_LABEL if num_classes is None else num_classes
+    if labels.max() >= limit:
+        i = int(np.argmax(labels >= limit))
+        known = (f"{classes_from} names {num_classes} classes (labels 0..{num_classes - 1})"
+                 if num_classes is not None else "labels are class indices")
+        raise DataError(f"{path}: {record(i)}: label {labels[i].item()} is out of range: {known}")
+    return labels.astype(np.int64)
+
+
+def _one_hot_to_index(labels: np.ndarray, path: Path) -> np.ndarray:
+    """``(N, K)`` one-hot (or score) rows -> ``(N,)`` indices; every row needs a positive entry."""
+    if labels.dtype.kind not in "biuf":
+        raise DataError(f"{path}: labels must be numbers, got a {labels.dtype} array")
+    if len(labels) and labels.shape[1]:
+        rows = labels.astype(np.float64)
+        bad = ~np.isfinite(rows).all(axis=1) | ~(rows.max(axis=1) > 0)
+        if bad.any():
+            raise DataError(f"{path}: sample {int(np.argmax(bad))}: one-hot label row has no positive entry")
+    return labels.argmax(axis=1)
+
+
+def _read_array_pair(data_path: Path, label_path: Path,
+                     num_classes: int | None = None, classes_from: str = "") -> tuple[np.ndarray, np.ndarray]:
     if not label_path.is_file():
         raise DataError(f"{data_path}: label file {label_path.name} not found beside it")
     try:
@@ -110,18 +191,13 @@ def _read_array_pair(data_path: Path, label_path: Path) -> tuple[np.ndarray, np.
     if data.ndim != 5 or data.shape[1] != 3:
         raise DataError(f"{data_path}: expected shape (N, 3, T, V, M), got {tuple(data.shape)}")
     if labels.ndim == 2:  # one-hot labels
-        labels = labels.argmax(axis=1)
+        labels = _one_hot_to_index(labels, label_path)
     if labels.ndim != 1 or len(labels) != len(data):
         raise DataError(
             f"{label_path}: {len(labels)} labels of shape {tuple(labels.shape)} for {len(data)} samples in {data_path.name}"
         )
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.mod(labels, 1) == 0):
-            raise DataError(f"{label_path}: labels must be integers")
-    labels = labels.astype(np.int64)
-    if len(labels) and labels.min() < 0:
-        raise DataError(f"{label_path}: negative label {labels.min()}")
-    _check_finite(data, data_path)
+    labels = _check_labels(labels, label_path, num_classes, classes_from=classes_from)
+    _check_samples(data, data_path)
     return np.ascontiguousarray(data, dtype=np.float32), labels
 
 
@@ -140,31 +216,51 @@ def _load_npy_pair(path: Path) -> SkeletonSet:
         data_path, label_path = path.with_name(stem[: -len("_label.npy")] + "_data.npy"), path
     else:
         raise DataError(f"{path}: expected a file named X_data.npy (with X_label.npy beside it)")
-    data, labels = _read_array_pair(data_path, label_path)
-    return SkeletonSet(data, labels, layout=_layout_of(data, data_path), class_names=_sibling_classes(data_path),
-                       source=str(data_path))
+    names = _sibling_classes(data_path)
+    data, labels = _read_array_pair(data_path, label_path, *_class_count(names, data_path))
+    return SkeletonSet(data, labels, layout=_layout_of(data, data_path), class_names=names, source=str(data_path))
+
+
+def _read_manifest(folder: Path) -> tuple[dict, list[str], list[list[str]]]:
+    """A prepared folder's ``manifest.json`` and ``samples.tsv`` (header, rows), checked."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        lines = (folder / "samples.tsv").read_text().splitlines()
+    except (OSError, ValueError) as err:
+        raise DataError(f"{folder}: not a readable pgfa prepared folder ({type(err).__name__}: {err})") from None
+    if not isinstance(manifest, dict) or "dataset" not in manifest or not lines:
+        raise DataError(f"{folder}: manifest.json has no 'dataset' or samples.tsv is empty; prepare it again")
+    return manifest, lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
+
+
+def _prepared_subsets(folder: Path, manifest: dict, header: list[str], rows: list[list[str]]) -> dict:
+    """The cross-subject split a prepared folder's manifest records (empty when none)."""
+    if not manifest.get("split_column"):
+        return {}
+    if manifest["split_column"] not in header:
+        raise DataError(f"{folder}: samples.tsv has no column {manifest['split_column']!r} named by manifest.json")
+    column = header.index(manifest["split_column"])
+    values = np.array([r[column] for r in rows])
+    if "test_videos" in manifest:  # PKU-MMD: the published test videos
+        train = ~np.isin(values, manifest["test_videos"])
+    else:  # NTU: the training performers
+        train = np.isin(values.astype(int), manifest["train_subjects"])
+    return {"train": np.flatnonzero(train), "test": np.flatnonzero(~train)}
 
 
 def _load_prepared(folder: Path) -> SkeletonSet:
     """A folder written by ``pgfa prepare``: arrays, per-sample metadata, cross-subject split."""
-    manifest = json.loads((folder / "manifest.json").read_text())
-    data, labels = _read_array_pair(folder / "data.npy", folder / "label.npy")
-    lines = (folder / "samples.tsv").read_text().splitlines()
-    header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
+    manifest, header, rows = _read_manifest(folder)
+    try:  # prepare mocap writes the folder's own classes.txt; NTU / PKU folders use the built-in lists
+        texts = (read_class_file(folder / "classes.txt") if (folder / "classes.txt").is_file()
+                 else builtin_classes(manifest["dataset"]))
+    except ValueError as err:
+        raise DataError(f"{folder / 'manifest.json'}: {err}") from None
+    data, labels = _read_array_pair(folder / "data.npy", folder / "label.npy", len(texts),
+                                    f"dataset {manifest['dataset']}")
     if len(rows) != len(labels):
         raise DataError(f"{folder}: samples.tsv has {len(rows)} rows for {len(labels)} samples")
-    subsets = {}
-    if manifest.get("split_column"):  # cross-subject split, as the manifest records it
-        column = header.index(manifest["split_column"])
-        values = np.array([r[column] for r in rows])
-        if "test_videos" in manifest:  # PKU-MMD: the published test videos
-            train = ~np.isin(values, manifest["test_videos"])
-        else:  # NTU: the training performers
-            train = np.isin(values.astype(int), manifest["train_subjects"])
-        subsets = {"train": np.flatnonzero(train), "test": np.flatnonzero(~train)}
-    from pgfa.text.builtin import builtin_classes
-
-    texts = builtin_classes(manifest["dataset"])
+    subsets = _prepared_subsets(folder, manifest, header, rows)
     return SkeletonSet(data, labels, layout=_layout_of(data, folder), class_names=[t.name for t in texts],
                        class_descriptions=[t.description for t in texts], sample_ids=[r[0] for r in rows],
                        subsets=subsets, source=str(folder))
@@ -182,7 +278,9 @@ def _load_npy_folder(folder: Path) -> SkeletonSet:
             f"{folder}: expected train_data.npy/train_label.npy and test_data.npy/test_label.npy "
             f"(found: {', '.join(found) or 'no *_data.npy'})"
         )
-    parts = {name: _read_array_pair(p, folder / f"{name}_label.npy") for name, p in pairs.items()}
+    names = _sibling_classes(pairs["train"])
+    count = _class_count(names, pairs["train"])
+    parts = {name: _read_array_pair(p, folder / f"{name}_label.npy", *count) for name, p in pairs.items()}
     shapes = {name: part[0].shape[1:] for name, part in parts.items()}
     if shapes["train"] != shapes["test"]:
         raise DataError(f"{folder}: train and test samples differ in shape: {shapes}")
@@ -190,7 +288,7 @@ def _load_npy_folder(folder: Path) -> SkeletonSet:
     labels = np.concatenate([parts["train"][1], parts["test"][1]])
     n_train = len(parts["train"][1])
     subsets = {"train": np.arange(n_train), "test": np.arange(n_train, len(labels))}
-    return SkeletonSet(data, labels, layout=_layout_of(data, folder), class_names=_sibling_classes(pairs["train"]),
+    return SkeletonSet(data, labels, layout=_layout_of(data, folder), class_names=names,
                        subsets=subsets, source=str(folder))
 
 
@@ -201,19 +299,81 @@ def _sibling_classes(path: Path) -> list[str] | None:
     return None
 
 
-def load_pyskl_pickle(path: str | Path, frames: int = 50, max_bodies: int = 2) -> SkeletonSet:
-    """Read a pyskl-style annotation pickle of 3D keypoints and preprocess every clip."""
-    path = Path(path)
+def _class_count(names: list[str] | None, path: Path) -> tuple[int | None, str]:
+    """``(number of classes, where that number comes from)`` for the label range check."""
+    return (None, "") if names is None else (len(names), str(path.with_name("classes.txt")))
+
+
+def _pickle_label(value, where: str) -> int | float:
+    """One annotation's label as a number, refusing what is not one number (str, bool, None, lists...)."""
     try:
-        with open(path, "rb") as f:
-            content = pickle.load(f)
-    except Exception as err:
-        raise DataError(f"{path}: cannot unpickle ({type(err).__name__}: {err})") from None
+        array = np.asarray(value)
+    except Exception:  # a ragged list and the like
+        array = np.asarray(None)
+    if array.size != 1 or array.dtype.kind not in "iuf":
+        raise DataError(f"{where}: label must be an integer, got {type(value).__name__} {str(value)[:40]!r}")
+    return array.reshape(()).item()
+
+
+def _pickle_keypoints(ann: dict, where: str, max_bodies: int) -> np.ndarray:
+    """An annotation's ``keypoint`` as ``(M, T, V, 3)`` float64, checked, at most ``max_bodies`` bodies."""
+    try:
+        raw = np.asarray(ann["keypoint"])
+    except Exception:
+        raise DataError(f"{where}: keypoint is not a rectangular array") from None
+    if raw.dtype.kind not in "iuf":
+        raise DataError(f"{where}: keypoint must hold real numbers, got a {raw.dtype} array")
+    kp = raw.astype(np.float64)
+    if kp.ndim != 4 or kp.shape[-1] != 3:
+        raise DataError(f"{where}: keypoint must be (M, T, V, 3) 3D coordinates, got shape {kp.shape}")
+    if kp.shape[0] == 0:
+        raise DataError(f"{where}: keypoint holds no body (M = 0)")
+    if kp.shape[1] == 0:
+        raise DataError(f"{where}: zero frames")
+    if not np.isfinite(kp).all():
+        raise DataError(f"{where}: NaN or infinite coordinates")
+    return kp[:max_bodies]
+
+
+def _pickle_annotations(content, path: Path) -> list[dict]:
     if not isinstance(content, dict) or "annotations" not in content:
         raise DataError(f"{path}: expected a dict with an 'annotations' list (pyskl format)")
     annotations = content["annotations"]
+    if not isinstance(annotations, (list, tuple)):
+        raise DataError(f"{path}: 'annotations' is a {type(annotations).__name__}, expected a list")
     if not annotations:
         raise DataError(f"{path}: 'annotations' is empty")
+    return list(annotations)
+
+
+def _pickle_subsets(content: dict, path: Path, ids: list[str]) -> dict[str, np.ndarray]:
+    """The pickle's ``split`` (name -> clip ids) as index arrays."""
+    split = content.get("split") or {}
+    if not isinstance(split, dict):
+        raise DataError(f"{path}: 'split' is a {type(split).__name__}, expected a dict of clip-id lists")
+    subsets = {}
+    position = {clip_id: i for i, clip_id in enumerate(ids)}
+    for name, members in split.items():
+        if not isinstance(members, (list, tuple)):
+            raise DataError(f"{path}: split {name!r} is a {type(members).__name__}, expected a list of clip ids")
+        unknown = [m for m in members if not isinstance(m, str) or m not in position]
+        if unknown:
+            raise DataError(f"{path}: split {name!r} names {len(unknown)} unknown clips, e.g. {unknown[0]!r}")
+        subsets[name] = np.array(sorted(position[m] for m in members), dtype=np.int64)
+    return subsets
+
+
+def load_pyskl_pickle(path: str | Path, frames: int = 50, max_bodies: int = 2,
+                      trust_pickle: bool = False) -> SkeletonSet:
+    """Read a pyskl-style annotation pickle of 3D keypoints and preprocess every clip.
+
+    The file is unpickled by :func:`pgfa.data.safe_pickle.load_pickle` (no
+    code runs unless ``trust_pickle``). Returns ``data`` ``(N, 3, frames, V,
+    M)`` float32 with M the most bodies of any clip (at most ``max_bodies``).
+    """
+    path = Path(path)
+    annotations = _pickle_annotations(content := load_pickle(path, trust=trust_pickle), path)
+    class_names = _sibling_classes(path)
     clips, labels, ids = [], [], []
     layout = None
     for i, ann in enumerate(annotations):
@@ -224,9 +384,8 @@ def load_pyskl_pickle(path: str | Path, frames: int = 50, max_bodies: int = 2) -
         missing = [k for k in ("keypoint", "label") if k not in ann]
         if missing:
             raise DataError(f"{where}: missing key(s) {', '.join(missing)}")
-        kp = np.asarray(ann["keypoint"], dtype=np.float64)
-        if kp.ndim != 4 or kp.shape[-1] != 3:
-            raise DataError(f"{where}: keypoint must be (M, T, V, 3) 3D coordinates, got shape {kp.shape}")
+        labels.append(_pickle_label(ann["label"], where))
+        kp = _pickle_keypoints(ann, where, max_bodies)
         if layout is None:
             try:
                 layout = layout_for_joints(kp.shape[2])
@@ -234,32 +393,37 @@ def load_pyskl_pickle(path: str | Path, frames: int = 50, max_bodies: int = 2) -
                 raise DataError(f"{where}: {err}") from None
         elif kp.shape[2] != layout.num_joints:
             raise DataError(f"{where}: {kp.shape[2]} joints, earlier clips have {layout.num_joints}")
-        if kp.shape[1] == 0:
-            raise DataError(f"{where}: zero frames")
-        if not np.isfinite(kp).all():
-            raise DataError(f"{where}: NaN or infinite coordinates")
         try:
-            clips.append(preprocess_sequence(kp[:max_bodies], layout, frames=frames))
+            clips.append(preprocess_sequence(kp, layout, frames=frames))
         except ValueError as err:
             raise DataError(f"{where}: {err}") from None
-        labels.append(int(ann["label"]))
         ids.append(clip_id)
+    labels = _check_labels(np.array(labels), path, *_class_count(class_names, path),
+                           record=lambda i: f"annotation {i} ({ids[i]})")
     bodies = max(c.shape[-1] for c in clips)
     data = np.zeros((len(clips), 3, frames, layout.num_joints, bodies), dtype=np.float32)
     for i, c in enumerate(clips):
         data[i, ..., : c.shape[-1]] = c
-    subsets = {}
-    split = content.get("split") or {}
-    position = {clip_id: i for i, clip_id in enumerate(ids)}
-    for name, members in split.items():
-        unknown = [m for m in members if m not in position]
-        if unknown:
-            raise DataError(f"{path}: split {name!r} names {len(unknown)} unknown clips, e.g. {unknown[0]!r}")
-        subsets[name] = np.array(sorted(position[m] for m in members), dtype=np.int64)
     return SkeletonSet(
-        data, np.array(labels, dtype=np.int64), layout=layout.name, class_names=_sibling_classes(path),
-        sample_ids=ids, subsets=subsets, source=str(path),
+        data, labels, layout=layout.name, class_names=class_names,
+        sample_ids=ids, subsets=_pickle_subsets(content, path, ids), source=str(path),
     )
+
+
+def _npz_part(content, path: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """``x_{part}`` ``(N, T, 150)`` and ``y_{part}`` ``(N,)`` of a CTR-GCN ``.npz``, checked."""
+    try:
+        x, y = content[f"x_{part}"], content[f"y_{part}"]
+    except Exception as err:  # object arrays need pickle, which is never allowed here
+        raise DataError(f"{path}: cannot read x_{part}/y_{part} ({err})") from None
+    if x.ndim != 3 or x.shape[2] != 150:
+        raise DataError(f"{path}: x_{part} must be (N, T, 150) (2 bodies x 25 joints x 3), got {x.shape}")
+    if x.dtype.kind not in "iuf":
+        raise DataError(f"{path}: x_{part} must hold real numbers, got a {x.dtype} array")
+    y = _one_hot_to_index(y, path) if y.ndim == 2 else y
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{path}: {len(y)} labels in y_{part} for {len(x)} clips in x_{part}")
+    return x, _check_labels(y, path, record=f"y_{part}[{{}}]".format)
 
 
 def load_ctrgcn_npz(path: str | Path, frames: int = 50) -> SkeletonSet:
@@ -274,12 +438,7 @@ def load_ctrgcn_npz(path: str | Path, frames: int = 50) -> SkeletonSet:
         raise DataError(f"{path}: missing array(s) {', '.join(missing)} (expected x_train, y_train, x_test, y_test)")
     clips, labels, parts = [], [], {}
     for part in ("train", "test"):
-        x, y = content[f"x_{part}"], content[f"y_{part}"]
-        if x.ndim != 3 or x.shape[2] != 150:
-            raise DataError(f"{path}: x_{part} must be (N, T, 150) (2 bodies x 25 joints x 3), got {x.shape}")
-        y = y.argmax(axis=1) if y.ndim == 2 else y
-        if len(y) != len(x):
-            raise DataError(f"{path}: {len(y)} labels in y_{part} for {len(x)} clips in x_{part}")
+        x, y = _npz_part(content, path, part)
         start = len(clips)
         for i, clip in enumerate(x):
             kp = clip.reshape(clip.shape[0], 2, 25, 3).transpose(1, 0, 2, 3)  # (M, T, V, 3)
@@ -293,43 +452,70 @@ def load_ctrgcn_npz(path: str | Path, frames: int = 50) -> SkeletonSet:
     return SkeletonSet(data, np.array(labels, dtype=np.int64), layout="ntu25", subsets=parts, source=str(path))
 
 
-def load_sequences(paths: list[str | Path], frames: int = 50) -> tuple[list[str], np.ndarray, str]:
-    """Unlabelled sequences for prediction: ``(ids, (N, 3, T, V, M) data, layout)``.
-
-    Each path is a raw NTU ``.skeleton`` file, an ``.npy`` array (one
-    ``(3, T, V, M)`` sequence or a ``(N, 3, T, V, M)`` batch, already
-    preprocessed), a pyskl ``.pkl``, or a folder of such files.
-    """
-    from pgfa.data.ntu import read_ntu_skeleton
-
+def _sequence_files(paths: list[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".skeleton", ".npy", ".pkl")))
+            files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".skeleton", ".npy", ".pkl")
+                                or f.suffix.lower() in _RECORDING_SUFFIXES))
         elif p.is_file():
             files.append(p)
         else:
             raise DataError(f"{p}: no such file or folder")
     if not files:
         raise DataError("no input sequences (.skeleton, .npy or .pkl) found")
-    ids, parts, layouts = [], [], set()
-    for f in files:
-        if f.suffix == ".skeleton":
+    return files
+
+
+# Device / motion-capture recordings (pgfa.data.recording_io): .amc (+ .asf), .bvh, body-tracking .json, .csv
+_RECORDING_SUFFIXES = (".amc", ".bvh", ".json", ".csv")
+
+
+def _read_sequence_file(f: Path, frames: int, trust_pickle: bool,
+                        reader_options: dict | None = None) -> tuple[np.ndarray, list[str]]:
+    """One prediction input as ``((N, 3, T, V, M) array, N ids)``."""
+    if f.suffix.lower() in _RECORDING_SUFFIXES:
+        from pgfa.data.recording_io import read_sequence
+
+        return read_sequence(f, frames=frames, **(reader_options or {}))[None], [f.stem]
+    if f.suffix == ".skeleton":
+        try:
             array = preprocess_sequence(read_ntu_skeleton(f).keypoints, "ntu25", frames=frames)[None]
-            names = [f.stem]
-        elif f.suffix == ".pkl":
-            s = load_pyskl_pickle(f, frames=frames)
-            array, names = s.data, [f"{f.stem}/{i}" for i in (s.sample_ids or range(len(s)))]
-        elif f.suffix == ".npy":
-            array = np.load(f)
-            if array.ndim == 4:
-                array = array[None]
-            if array.ndim != 5 or array.shape[1] != 3:
-                raise DataError(f"{f}: expected (3, T, V, M) or (N, 3, T, V, M), got {array.shape}")
-            _check_finite(array, f)
-            names = [f.stem] if len(array) == 1 else [f"{f.stem}[{i}]" for i in range(len(array))]
-        else:
-            raise DataError(f"{f}: unsupported input (give .skeleton, .npy or .pkl)")
+        except ValueError as err:
+            raise DataError(err if str(err).startswith(str(f)) else f"{f}: {err}") from None
+        return array, [f.stem]
+    if f.suffix == ".pkl":
+        s = load_pyskl_pickle(f, frames=frames, trust_pickle=trust_pickle)
+        return s.data, [f"{f.stem}/{i}" for i in (s.sample_ids or range(len(s)))]
+    if f.suffix == ".npy":
+        try:
+            array = np.load(f, allow_pickle=False)
+        except Exception as err:
+            raise DataError(f"{f}: cannot read as .npy ({err})") from None
+        if array.ndim == 4:
+            array = array[None]
+        if array.ndim != 5 or array.shape[1] != 3:
+            raise DataError(f"{f}: expected (3, T, V, M) or (N, 3, T, V, M), got {array.shape}")
+        _check_samples(array, f)
+        return array, [f.stem] if len(array) == 1 else [f"{f.stem}[{i}]" for i in range(len(array))]
+    raise DataError(f"{f}: unsupported input (give .skeleton, .npy, .pkl, .amc, .bvh, .json or .csv)")
+
+
+def load_sequences(paths: list[str | Path], frames: int = 50, trust_pickle: bool = False,
+                   reader_options: dict | None = None) -> tuple[list[str], np.ndarray, str]:
+    """Unlabelled sequences for prediction: ``(ids, (N, 3, T, V, M) data, layout)``.
+
+    Each path is a raw NTU ``.skeleton`` file, an ``.npy`` array (one
+    ``(3, T, V, M)`` sequence or a ``(N, 3, T, V, M)`` batch, already
+    preprocessed), a pyskl ``.pkl`` (read without running code unless
+    ``trust_pickle``), a device / motion-capture recording (``.amc`` with its
+    ``.asf``, ``.bvh``, Azure Kinect or MediaPipe ``.json``, MediaPipe ``.csv``;
+    :mod:`pgfa.data.recording_io`, with ``reader_options`` such as ``asf``,
+    ``rate``, ``units``), or a folder of such files.
+    """
+    ids, parts, layouts = [], [], set()
+    for f in _sequence_files(paths):
+        array, names = _read_sequence_file(f, frames, trust_pickle, reader_options)
         layouts.add(_layout_of(array, f))
         ids.extend(names)
         if parts and array.shape[1:4] != parts[0].shape[1:4]:

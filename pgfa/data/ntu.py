@@ -7,7 +7,7 @@ one line per joint whose first three numbers are x, y, z in metres.
 
 Bodies are kept *in file order within each frame* (the reference pipeline,
 SPEC section 2): slot m of frame t is the m-th body listed in that frame.
-Every problem raises :class:`~pgfa.data.formats.DataError` naming the file
+Every problem raises :class:`~pgfa.data.errors.DataError` naming the file
 and the line.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgfa.data.formats import DataError
+from pgfa.data.errors import DataError
 
 NTU_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 NTU_JOINTS = 25
@@ -82,6 +82,9 @@ def read_ntu_skeleton(path: str | Path, max_bodies: int = 2) -> NtuSample:
     frames = next_int("the frame count")
     if frames == 0:
         raise DataError(f"{path}: zero frames")
+    if frames > len(lines):  # each frame needs a line: never allocate what the file cannot hold
+        raise DataError(f"{path}: line {cursor}: header claims {frames} frames but the file has only "
+                        f"{len(lines)} lines; corrupt or truncated file?")
     keypoints = np.zeros((max_bodies, frames, NTU_JOINTS, 3), dtype=np.float32)
     bodies_per_frame = np.zeros(frames, dtype=np.int64)
     for t in range(frames):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgfa.data.formats import DataError
+from pgfa.data.errors import DataError
 
 PKU_ACTIONS = 51
 PKU_VALUES_PER_FRAME = 150

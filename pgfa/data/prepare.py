@@ -1,7 +1,8 @@
 """``pgfa prepare ntu|pku``: raw dataset files -> model-ready arrays.
 
 Output folder (written under a temporary name, renamed at the end, never
-over an existing folder without ``force``):
+over an existing folder without ``force``, and even with it only over a
+folder this step wrote itself, see :func:`_check_replaceable`):
 
 =================  ==========================================================
 ``data.npy``       ``(N, 3, T, 25, 2)`` float32, preprocessed as SPEC §2
@@ -16,6 +17,12 @@ each clip is appended to the staging folder's ``data.npy`` as it arrives, so
 memory does not grow with the number of files (see ``_NpyRows`` for how the
 final row count, unknown until the end, gets into the header).
 
+Failures: with ``skip_bad`` every per-file failure (unparsable, unreadable,
+a header claiming more frames than the file can hold) is skipped and listed
+in the manifest; a staging folder left by a killed earlier run is removed
+on the next run to the same output; a full disk removes the staging folder
+and raises :class:`~pgfa.data.errors.DiskFullError` saying so.
+
 Published facts shipped as data files in ``pgfa/data/lists``: the NTU RGB+D
 60/120 list of samples with missing skeletons (dropped, and named in the
 manifest) and PKU-MMD Part I's cross-subject test videos (the manifest
@@ -23,13 +30,14 @@ records them; a prepared folder loads with that train/test split).
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -37,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from pgfa.data.formats import DataError
+from pgfa.data.errors import DataError, DiskFullError
 from pgfa.data.ntu import read_ntu_skeleton
 from pgfa.data.pku import cut_pku_clips, read_pku_labels, read_pku_skeleton
 from pgfa.data.preprocess import preprocess_sequence
@@ -54,6 +62,15 @@ NTU120_TRAIN_SUBJECTS = NTU60_TRAIN_SUBJECTS + (
 
 Sample = tuple[np.ndarray, int, dict]  # (clip (3, T, 25, 2), 0-based label, metadata row)
 
+# What a worker reports as one bad file instead of stopping the run (an
+# OSError is an unreadable file, a UnicodeError an undecodable one).
+_FILE_ERRORS = (DataError, ValueError, OSError, UnicodeError, MemoryError)
+
+#: The files of a prepared folder; ``--force`` replaces only a folder holding nothing else.
+PREPARED_FILES = frozenset({"data.npy", "label.npy", "samples.tsv", "manifest.json",
+                            "classes.txt"})  # classes.txt: prepare mocap
+_STAGING_MARK = ".pgfa-staging"  # in a staging folder: the pid of the process writing it
+
 
 def _ntu_job(args: tuple[str, int]) -> tuple[str, list[Sample] | str]:
     """Worker: one .skeleton file -> its sample, or an error message naming the file."""
@@ -61,8 +78,8 @@ def _ntu_job(args: tuple[str, int]) -> tuple[str, list[Sample] | str]:
     try:
         s = read_ntu_skeleton(path)
         array = preprocess_sequence(s.keypoints, "ntu25", frames=frames)
-    except (DataError, ValueError) as err:
-        message = str(err)
+    except _FILE_ERRORS as err:
+        message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
         return path, message if message.startswith(path) else f"{path}: {message}"
     meta = {"name": Path(path).stem, "setup": s.setup, "camera": s.camera, "performer": s.performer,
             "replication": s.replication}
@@ -86,6 +103,8 @@ def _pku_job(args: tuple[str, str, int]) -> tuple[str, list[Sample] | str]:
             samples.append((array, row[0], meta))
     except DataError as err:
         return skeleton_path, str(err)
+    except _FILE_ERRORS as err:
+        return skeleton_path, f"{skeleton_path}: {type(err).__name__}: {err}"
     return skeleton_path, samples
 
 
@@ -199,35 +218,118 @@ class _NpyRows:
         self._file.close()
 
 
+def _disk_full(err: BaseException, out: Path) -> DiskFullError | None:
+    """The error to raise instead of ``err`` when ``err`` says the disk is full (ENOSPC), else ``None``."""
+    if not isinstance(err, OSError) or err.errno != errno.ENOSPC or isinstance(err, DiskFullError):
+        return None
+    kept = f"; the existing {out} is unchanged" if out.exists() else ""
+    return DiskFullError(f"{out.parent}: the disk is full (no space left on device) while writing {out.name}; "
+                         f"the partial output was removed{kept}. Free some space or give another --out")
+
+
+def _check_replaceable(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse (DataError naming what would be lost) unless ``--force`` may delete ``out``.
+
+    ``out`` may be replaced only when it is a folder ``pgfa prepare`` wrote
+    (a pgfa ``manifest.json`` and nothing but :data:`PREPARED_FILES`) and it
+    neither is, contains nor lies inside an input folder (``--raw``, ``--labels``).
+    """
+    target = out.resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if target == source or target in source.parents or source in target.parents:
+            relation = "is" if target == source else "contains" if target in source.parents else "lies inside"
+            raise DataError(f"{out}: --force would delete it, but it {relation} the input {given}; "
+                            "give another --out")
+    if out.is_symlink() or not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder written by pgfa prepare; --force only replaces "
+                        "such a folder; move it away or give another --out")
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        ours = isinstance(manifest, dict) and {"dataset", "samples", "sha256"} <= set(manifest)
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise DataError(f"{out}: has no manifest.json written by pgfa prepare, so it is not pgfa's to replace; "
+                        "--force only replaces a prepared folder; move it away or give another --out")
+    extra = sorted(p.name for p in out.iterdir() if p.name not in PREPARED_FILES)
+    if extra:
+        raise DataError(f"{out / extra[0]}: would be lost: --force only replaces a prepared folder holding just "
+                        f"{', '.join(sorted(PREPARED_FILES))}; move the file away first")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or not a pid we can judge: keep its folder
+    return True
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Delete staging folders (``.{out.name}.partial-*``) that a killed earlier run left beside ``out``.
+
+    A staging folder records the pid of the process writing it; one whose
+    process still runs is kept, and so is any folder holding files that a
+    staging folder never holds. Returns the folders removed.
+    """
+    removed = []
+    for folder in sorted(out.parent.glob(f".{out.name}.partial-*")) if out.parent.is_dir() else []:
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            pid = int((folder / _STAGING_MARK).read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue
+        names = {p.name for p in folder.iterdir()}
+        if names <= PREPARED_FILES | {_STAGING_MARK, "data.npy.resized"}:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 class _Staging:
     """The output folder, built under a temporary name beside ``out`` and renamed onto it by ``finish``.
 
     Used as a context manager: leaving the block without ``finish`` (an error,
     Ctrl-C) deletes the staging folder and any parent folders it created, and
-    leaves an existing ``out`` untouched.
+    leaves an existing ``out`` untouched; a full disk is reported as
+    :class:`DiskFullError`. ``inputs`` are the folders ``out`` must never
+    delete (see :func:`_check_replaceable`).
     """
 
-    def __init__(self, out: Path, frames: int):
-        self.out, self.frames, self.count = out, frames, 0
+    def __init__(self, out: Path, frames: int, inputs: Sequence[Path] = ()):
+        self.out, self.frames, self.count, self.inputs = out, frames, 0, tuple(inputs)
         self._created = [p for p in (out.parent, *out.parent.parents) if not p.exists()]  # deepest first
         out.parent.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         self._done = False
         try:
+            (self.dir / _STAGING_MARK).write_text(f"{os.getpid()}\n")
             self._data = _NpyRows(self.dir / "data.npy", np.float32, (3, frames, 25, 2))
             self._labels = _NpyRows(self.dir / "label.npy", np.int64, (), buffering=1 << 16)
             self._tsv = open(self.dir / "samples.tsv", "w")
-        except BaseException:
+        except BaseException as err:
             self._abort()
+            full = _disk_full(err, out)
+            if full is not None:
+                raise full from err
             raise
         self._columns: list[str] | None = None
 
     def __enter__(self) -> "_Staging":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, err, traceback) -> None:
         if not self._done:
             self._abort()
+            full = _disk_full(err, self.out) if err is not None else None
+            if full is not None:
+                raise full from err
 
     def add(self, array: np.ndarray, label: int, meta: dict) -> None:
         if self._columns is None:
@@ -239,7 +341,7 @@ class _Staging:
         self.count += 1
 
     def finish(self, manifest: dict) -> dict:
-        """Close the files, checksum them, write the manifest, rename the folder onto ``out``."""
+        """Close the files, checksum them, write the manifest, swap the folder in for ``out``."""
         if not self.count:
             raise DataError(f"{manifest['source']}: no usable sample")
         self._data.close()
@@ -250,11 +352,26 @@ class _Staging:
                                      "center": "spine_shoulder (20) per frame", "rotate": "shoulders onto +x per frame"}
         manifest["sha256"] = {name: sha256_file(self.dir / name) for name in ("data.npy", "label.npy", "samples.tsv")}
         (self.dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        os.replace(self.dir, self.out)
+        (self.dir / _STAGING_MARK).unlink()
+        self._swap_in()
         self._done = True
         return manifest
+
+    def _swap_in(self) -> None:
+        """Rename the staging folder onto ``out``; an old ``out`` is moved aside first and deleted last."""
+        if not (self.out.exists() or self.out.is_symlink()):
+            os.replace(self.dir, self.out)
+            return
+        _check_replaceable(self.out, self.inputs)  # again: it may have changed while we worked
+        old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(self.out, old)
+        try:
+            os.replace(self.dir, self.out)
+        except BaseException:
+            os.replace(old, self.out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
 
     def _abort(self) -> None:
         for name in ("_data", "_labels"):
@@ -292,9 +409,13 @@ def pku_cross_subject_test_videos() -> list[str]:
     return _shipped_list("pku_mmd_cross_subject_test.txt")
 
 
-def _refuse_existing(out: Path, force: bool) -> None:
-    if out.exists() and not force:
+def _refuse_existing(out: Path, force: bool, inputs: Sequence[Path]) -> None:
+    """Refuse an existing ``out`` before any work: without ``force`` always, with it unless pgfa may replace it."""
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not force:
         raise FileExistsError(f"{out} exists; pass --force to replace it (it is kept until the new one is complete)")
+    _check_replaceable(out, inputs)
 
 
 def _good_clips(results, bad: list[dict], skip_bad: bool):
@@ -315,7 +436,8 @@ def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int 
                 progress: bool = True) -> dict:
     """Read, preprocess and store every NTU ``.skeleton`` file under ``raw``; returns the manifest."""
     raw, out = Path(raw), Path(out)
-    _refuse_existing(out, force)
+    _refuse_existing(out, force, [raw])
+    remove_stale_staging(out)
     found = sorted(raw.rglob("*.skeleton"))
     if not found:
         raise DataError(f"{raw}: no .skeleton files found")
@@ -325,7 +447,7 @@ def prepare_ntu(raw: str | Path, out: str | Path, workers: int = 2, frames: int 
     version = version or None
     bad, detected, other_version = [], "ntu60", 0
     jobs = [(str(f), frames) for f in files]
-    with _Staging(out, frames) as staging, \
+    with _Staging(out, frames, [raw]) as staging, \
             closing(_iter_jobs(_ntu_job, jobs, workers, progress, "reading .skeleton files")) as results:
         for array, label, meta in _good_clips(results, bad, skip_bad):
             detected = "ntu120" if label >= 60 else detected
@@ -350,7 +472,8 @@ def prepare_pku(raw: str | Path, labels: str | Path, out: str | Path, workers: i
                 skip_bad: bool = False, force: bool = False, progress: bool = True) -> dict:
     """Cut every PKU-MMD video under ``raw`` into clips by its label file in ``labels``."""
     raw, labels, out = Path(raw), Path(labels), Path(out)
-    _refuse_existing(out, force)
+    _refuse_existing(out, force, [raw, labels])
+    remove_stale_staging(out)
     label_files = sorted(labels.glob("*.txt"))
     if not label_files:
         raise DataError(f"{labels}: no label files (*.txt) found")
@@ -362,7 +485,7 @@ def prepare_pku(raw: str | Path, labels: str | Path, out: str | Path, workers: i
         raise DataError(f"{missing[0][1]}: no skeleton file {Path(missing[0][0]).name} in {raw} "
                         f"({len(missing)} label file(s) without video; --skip-bad skips them)")
     bad = []
-    with _Staging(out, frames) as staging, \
+    with _Staging(out, frames, [raw, labels]) as staging, \
             closing(_iter_jobs(_pku_job, jobs, workers, progress, "cutting PKU-MMD videos")) as results:
         videos = set()
         for array, label, meta in _good_clips(results, bad, skip_bad):

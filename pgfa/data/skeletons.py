@@ -1,13 +1,39 @@
-"""The in-memory form every reader produces and every consumer takes."""
+"""The in-memory forms every reader produces and every consumer takes.
+
+:class:`SkeletonSet` holds the sequences and labels, :class:`ClassText` the
+name and description of one class. Both are plain records with no reader
+behind them, so the readers, the synthetic generator and :mod:`pgfa.text`
+can all use them without importing each other.
+"""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-import dataclasses
-
 from pgfa.data.layouts import convert_layout, get_layout
+
+
+@dataclass(frozen=True)
+class ClassText:
+    """Name and (optional) description of one action class."""
+
+    name: str
+    description: str = ""
+
+    def text(self, mode: str = "description") -> str:
+        """The string to embed: ``name``, ``description`` or ``both``.
+
+        A class without a description falls back to its name.
+        """
+        if mode == "name" or not self.description:
+            return self.name
+        if mode == "description":
+            return self.description
+        if mode == "both":
+            return f"{self.name}: {self.description}"
+        raise ValueError(f"unknown text mode {mode!r}; use name, description or both")
 
 
 @dataclass

@@ -13,6 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from pgfa.alignment.prototype import AlignmentResult
+from pgfa.scoring import unit
+
+__all__ = ["alignment_diagnostics"]
 
 
 def alignment_diagnostics(features: torch.Tensor, text: torch.Tensor, targets: np.ndarray,
@@ -20,8 +23,7 @@ def alignment_diagnostics(features: torch.Tensor, text: torch.Tensor, targets: n
     """Per class: how many samples it was predicted for, the pseudo-label precision
     of its support set, and the cosine of its text feature and its prototype to
     the true centroid of its test features."""
-    f = F.normalize(features.float(), dim=-1)
-    t = F.normalize(text.float(), dim=-1)
+    f, t = unit(features), unit(text)
     y = torch.as_tensor(targets)
     per_class, nearer = {}, 0
     for k, name in enumerate(names):

@@ -5,95 +5,42 @@ gets a ``gzsl`` section when the split has seen-class test samples (see
 :func:`gzsl_section`) and, on request, a ``one_shot`` section
 (:mod:`pgfa.evaluation.oneshot`). A checkpoint other than ``best.pt`` writes
 ``metrics_<name>.json`` (e.g. ``metrics_last.json``) so the selected model's
-figures are never overwritten by another checkpoint's.
+figures are never overwritten by another checkpoint's. The run is read with
+:func:`pgfa.run.load_run_model` and scored with :mod:`pgfa.scoring`; the
+result is a :class:`pgfa.run.RunMetrics`.
 """
 from __future__ import annotations
 
 import datetime
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import pgfa
-from pgfa.alignment.prototype import prototype_align
+from pgfa.alignment.prototype import AlignmentResult, prototype_align
 from pgfa.config import TrainConfig
+from pgfa.data.skeletons import SkeletonSet
 from pgfa.evaluation.diagnostics import alignment_diagnostics
 from pgfa.evaluation.gzsl import ausuc, calibrate, gzsl_metrics, select_gamma
-from pgfa.evaluation.oneshot import one_shot_report
 from pgfa.evaluation.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
-from pgfa.evaluation.plots import plot_confusion, plot_feature_map, plot_per_class
-from pgfa.io import keep_previous as keep_earlier, write_json
-from pgfa.text.classes import read_class_file
-from pgfa.training.checkpoint import load_checkpoint
-from pgfa.training.loop import RunInputs, build_run_model, encode, model_signature, pick_device
-from pgfa.data.formats import load_skeletons
-from pgfa.data.skeletons import SkeletonSet
-from pgfa.data.splits import make_zero_shot_split
+from pgfa.evaluation.oneshot import one_shot_report
+from pgfa.run import BEST, RunInputs, RunMetrics, checkpoint_epoch, load_run_model, output_suffix, read_selection, \
+    write_metrics
+from pgfa.scoring import ClassTask, class_positions, cosine_scores, encode, unit, unseen_task
+from pgfa.version import __version__
+from pgfa.viz.plots import plot_confusion, plot_feature_map, plot_per_class
 
-
-def load_run_inputs(run: Path, config: TrainConfig, skeletons: SkeletonSet | None = None) -> RunInputs:
-    """Rebuild a run's data, texts and split from its folder (texts and features as saved).
-
-    ``skeletons`` stands in for ``config.data`` when a run was trained on a
-    set built in memory (the development runs of alignment tuning).
-    """
-    if skeletons is None:
-        skeletons = load_skeletons(config.data, frames=config.frames)
-    skeletons = skeletons.with_layout(config.layout)
-    texts = read_class_file(run / "classes.tsv")
-    features = np.load(run / "text_features.npy")
-    split = make_zero_shot_split(skeletons, config.unseen, config.val_fraction, config.seed)
-    saved = json.loads((run / "split.json").read_text())
-    if saved["unseen_test"] != split.unseen_test.tolist() or saved["train"] != split.train.tolist():
-        raise RuntimeError(
-            f"{run}: the data at {config.data} no longer gives the split recorded in split.json "
-            "(the data changed since training); evaluation would not be comparable"
-        )
-    return RunInputs(skeletons, texts, features, split)
+__all__ = ["evaluate_run", "gzsl_section", "seen_validation_gamma", "joint_label_space", "GZSL_ALIGNMENT_RULE"]
 
 
 def _selection_text(selection: dict | None, n_val: int, n_classes: int) -> str:
     if selection is None:
         return "last epoch (no seen-class validation set)"
+    if "chosen_by" in selection:  # an imported checkpoint (pgfa.interop): its own provenance, stated as given
+        return selection["chosen_by"]
     return (f"seen-class validation: {n_val} held-out training samples of {n_classes} seen classes, "
             f"best top-1 against seen-class texts at epoch {selection['epoch']} "
             f"(val_top1={selection['val_top1']:.4f}); unseen test data never used for selection")
-
-
-def _checkpoint_epoch(state: dict) -> int:
-    """1-based epoch of the model held by a checkpoint.
-
-    ``best.pt`` (and the two-stage ``last.pt``) store it 1-based under
-    ``epoch``; the training loop's ``last.pt`` is a resume point and stores
-    the 0-based index of the last finished epoch (it is the one that carries
-    the optimiser state).
-    """
-    return int(state["epoch"]) + 1 if "optimizer" in state else int(state["epoch"])
-
-
-def load_run_model(run: str | Path, checkpoint: str = "best.pt", device: str = "auto",
-                   skeletons: SkeletonSet | None = None):
-    """Config, inputs, checkpoint state, model (weights loaded, on ``device``) and device of a run folder."""
-    run = Path(run)
-    if not (run / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run}: not a pgfa run folder (no config.yaml)")
-    if Path(checkpoint).name != checkpoint:
-        raise ValueError(f"checkpoint {checkpoint!r} must be a file name inside the run folder "
-                         "(best.pt or last.pt)")
-    config = TrainConfig.load(run / "config.yaml")
-    inputs = load_run_inputs(run, config, skeletons)
-    state = load_checkpoint(run / checkpoint, model_signature(config, inputs))
-    dev = pick_device(device)
-    model = build_run_model(config, inputs).to(dev)
-    model.load_state_dict(state["model"])
-    return config, inputs, state, model, dev
-
-
-def _cosine(features: torch.Tensor, text: torch.Tensor) -> np.ndarray:
-    f = torch.nn.functional.normalize(features.float(), dim=-1)
-    return (f @ torch.nn.functional.normalize(text.float(), dim=-1).t()).numpy()
 
 
 def joint_label_space(split) -> tuple[np.ndarray, np.ndarray]:
@@ -116,8 +63,8 @@ def seen_validation_gamma(model, inputs: RunInputs, device, max_seen_to_unseen: 
         return None
     joint, seen_mask = joint_label_space(split)
     feats = encode(model, inputs.skeletons.data, split.val, device)
-    scores = _cosine(feats, torch.from_numpy(inputs.text_features[joint]))
-    targets = np.searchsorted(joint, inputs.skeletons.labels[split.val])
+    scores = cosine_scores(feats, torch.from_numpy(inputs.text_features[joint])).numpy()
+    targets = class_positions(joint, inputs.skeletons.labels[split.val])
     return select_gamma(scores, seen_mask, targets, max_seen_to_unseen=max_seen_to_unseen)
 
 
@@ -147,9 +94,9 @@ def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor
     joint, seen_mask = joint_label_space(split)
     index = np.concatenate([split.seen_test, split.unseen_test])
     feats = torch.cat([encode(model, inputs.skeletons.data, split.seen_test, device), unseen_features])
-    targets = np.searchsorted(joint, inputs.skeletons.labels[index])
+    targets = class_positions(joint, inputs.skeletons.labels[index])
     text = torch.from_numpy(inputs.text_features[joint])
-    plain = _cosine(feats, text)
+    plain = cosine_scores(feats, text).numpy()
     choice = seen_validation_gamma(model, inputs, device)
     gamma = None if choice is None else choice.gamma
     section = {
@@ -180,15 +127,72 @@ def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor
     return section
 
 
-def output_suffix(checkpoint: str = "best.pt", tuned_alignment: bool = False) -> str:
-    """Suffix of the files an evaluation writes: ``metrics{suffix}.json``, ``confusion{suffix}.png`` ..."""
-    return ("" if checkpoint == "best.pt" else "_" + Path(checkpoint).stem) + ("_tuned" if tuned_alignment else "")
+def _alignment_settings(run: Path, config: TrainConfig, alpha: float | None,
+                        tuned_alignment: bool) -> tuple[float, float | None, str]:
+    """``(alpha, temperature, where they come from)`` of an evaluation."""
+    temperature, alpha_source = config.align_temperature, "run config (fixed before training)"
+    if tuned_alignment:
+        if alpha is not None:
+            raise ValueError("give either --alpha or --tuned-alignment, not both")
+        chosen = read_selection(run)
+        alpha, temperature, alpha_source = chosen["alpha"], chosen["temperature"], chosen["source"]
+    elif alpha is not None and alpha != config.alpha:
+        alpha_source = "evaluate --alpha (user-given)"
+    return (config.alpha if alpha is None else alpha), temperature, alpha_source
+
+
+def _zsl_figures(task: ClassTask, result: AlignmentResult, names: list[str], align: bool) -> dict:
+    """Zero-shot top-1/top-5, per class, with and without alignment; plus the two confusion matrices."""
+    plain_scores = cosine_scores(task.features, task.text).numpy()
+    aligned_scores = result.scores.numpy()
+    targets, k = task.targets, len(task.classes)
+    plain_cm = confusion_matrix(targets, plain_scores.argmax(1), k)
+    aligned_cm = confusion_matrix(targets, aligned_scores.argmax(1), k)
+    per_class = {
+        name: {"n": int(plain_cm[i].sum()), "top1": float(a), "top1_aligned": float(b) if align else None}
+        for i, (name, a, b) in enumerate(zip(names, per_class_accuracy(plain_cm), per_class_accuracy(aligned_cm)))
+    }
+    return {
+        "zsl_top1": topk_accuracy(plain_scores, targets, 1),
+        "zsl_top1_aligned": topk_accuracy(aligned_scores, targets, 1) if align else None,
+        "zsl_top5": topk_accuracy(plain_scores, targets, 5),
+        "zsl_top5_aligned": topk_accuracy(aligned_scores, targets, 5) if align else None,
+        "chance_top1": 1.0 / k,
+        "n_test": int(len(targets)),
+        "per_class": per_class,
+        "support_precision": float((result.initial_labels.numpy() == targets)[result.support.numpy()].mean())
+        if align and result.support.any() else None,
+    }, plain_cm, aligned_cm
+
+
+def _write_plots(run: Path, suffix: str, metrics: RunMetrics, task: ClassTask, result: AlignmentResult,
+                 matrices: tuple[np.ndarray, np.ndarray], align: bool) -> None:
+    """Confusion matrices, per-class accuracy and the feature map of one evaluation."""
+    names, (plain_cm, aligned_cm) = metrics.unseen_class_names, matrices
+    plot_confusion(plain_cm, names, run / f"confusion{suffix}.png",
+                   f"unseen classes, text features\ntop-1 {metrics.zsl_top1:.3f}")
+    if align:
+        plot_confusion(aligned_cm, names, run / f"confusion_aligned{suffix}.png",
+                       f"unseen classes, prototype alignment (α={metrics.alpha})\ntop-1 {metrics.zsl_top1_aligned:.3f}")
+    per_class = np.array([[v["top1"], v["top1_aligned"] or 0.0] for v in metrics.per_class.values()])
+    plot_per_class(names, per_class[:, 0], per_class[:, 1] if align else None, plain_cm.sum(axis=1),
+                   run / f"per_class{suffix}.png", f"per-class top-1, {metrics.method}, {metrics.checkpoint}")
+    plot_feature_map(unit(task.features).numpy(), task.targets, task.text.numpy(),
+                     result.prototypes.numpy() if align else None, names, run / f"feature_map{suffix}.png",
+                     f"unseen test features (PCA), {metrics.method}, {metrics.checkpoint}")
+
+
+def _selected_on(state: dict, checkpoint: str, split) -> str:
+    if checkpoint == BEST:
+        return _selection_text(state.get("selection"), len(split.val), len(split.seen_classes))
+    return (f"not selected: {checkpoint}, the model after epoch {checkpoint_epoch(state)} "
+            f"({BEST} holds the model chosen on seen-class validation)")
 
 
 def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None,
-                 device: str = "auto", keep_previous: bool = True, checkpoint: str = "best.pt",
+                 device: str = "auto", keep_previous: bool = True, checkpoint: str = BEST,
                  one_shot: bool = False, one_shot_seed: int = 0, one_shot_draws: int = 1,
-                 tuned_alignment: bool = False, skeletons: SkeletonSet | None = None) -> dict:
+                 tuned_alignment: bool = False, skeletons: SkeletonSet | None = None) -> RunMetrics:
     """Compute unseen-class metrics of ``run`` and write ``metrics.json`` and plots into it.
 
     ``alpha`` defaults to the run config's value (fixed before training, never
@@ -201,7 +205,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     ``one_shot`` is set (exemplars drawn with ``one_shot_seed``, repeated
     ``one_shot_draws`` times). ``tuned_alignment`` takes α and the
     confidence temperature from the run's ``alignment_selection.json``
-    (written by :func:`pgfa.evaluation.alignment_tuning.tune_alignment`,
+    (written by :func:`pgfa.experiments.alignment_tuning.tune_alignment`,
     chosen on seen-class training data only) instead of the config, and
     writes ``metrics_tuned.json`` (and ``*_tuned.png``) beside the figures of
     the configured rule. ``skeletons`` is the run's data already in memory
@@ -209,83 +213,32 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     """
     run = Path(run)
     config, inputs, state, model, dev = load_run_model(run, checkpoint, device, skeletons)
-    temperature, alpha_source = config.align_temperature, "run config (fixed before training)"
-    if tuned_alignment:
-        from pgfa.evaluation.alignment_tuning import read_selection
-
-        if alpha is not None:
-            raise ValueError("give either --alpha or --tuned-alignment, not both")
-        chosen = read_selection(run)
-        alpha, temperature, alpha_source = chosen["alpha"], chosen["temperature"], chosen["source"]
-    elif alpha is not None and alpha != config.alpha:
-        alpha_source = "evaluate --alpha (user-given)"
-    alpha = config.alpha if alpha is None else alpha
-    suffix = output_suffix(checkpoint, tuned_alignment)
-
+    alpha, temperature, alpha_source = _alignment_settings(run, config, alpha, tuned_alignment)
     split = inputs.split
-    unseen = split.unseen_classes
-    names = [inputs.texts[c].name for c in unseen]
-    position = {int(c): i for i, c in enumerate(unseen)}
-    targets = np.array([position[int(y)] for y in inputs.skeletons.labels[split.unseen_test]])
-    feats = encode(model, inputs.skeletons.data, split.unseen_test, dev)
-    text = torch.from_numpy(inputs.text_features[unseen])
-    result = prototype_align(feats, text, alpha if align else 0.0, temperature=temperature)
-    plain_scores = (torch.nn.functional.normalize(feats, dim=-1) @ torch.nn.functional.normalize(text, dim=-1).t()).numpy()
-    aligned_scores = result.scores.numpy()
-
-    k = len(unseen)
-    plain_cm = confusion_matrix(targets, plain_scores.argmax(1), k)
-    aligned_cm = confusion_matrix(targets, aligned_scores.argmax(1), k)
-    metrics = {
-        "zsl_top1": topk_accuracy(plain_scores, targets, 1),
-        "zsl_top1_aligned": topk_accuracy(aligned_scores, targets, 1) if align else None,
-        "zsl_top5": topk_accuracy(plain_scores, targets, 5),
-        "zsl_top5_aligned": topk_accuracy(aligned_scores, targets, 5) if align else None,
-        "chance_top1": 1.0 / k,
-        "n_test": int(len(targets)),
-        "unseen_classes": [int(c) for c in unseen],
-        "unseen_class_names": names,
-        "alpha": alpha if align else None,
-        "alpha_source": alpha_source,
-        "align_temperature": temperature if align else None,
-        "support_precision": float((result.initial_labels.numpy() == targets)[result.support.numpy()].mean())
-        if align and result.support.any() else None,
-        "per_class": {
-            name: {"n": int(plain_cm[i].sum()), "top1": float(a), "top1_aligned": float(b) if align else None}
-            for i, (name, a, b) in enumerate(zip(names, per_class_accuracy(plain_cm), per_class_accuracy(aligned_cm)))
-        },
-        "alignment_diagnostics": alignment_diagnostics(feats, text, targets, result, names) if align else None,
-        "gzsl": gzsl_section(model, inputs, dev, feats, alpha, align, temperature) if len(split.seen_test) else None,
-        "one_shot": one_shot_report(feats, targets, text, split.unseen_test, unseen, inputs.skeletons.sample_ids,
-                                    seed=one_shot_seed, draws=one_shot_draws) if one_shot else None,
-        "checkpoint": checkpoint,
-        "checkpoint_epoch": _checkpoint_epoch(state),
-        "selected_on": _selection_text(state.get("selection"), len(split.val), len(split.seen_classes))
-        if checkpoint == "best.pt" else
-        f"not selected: {checkpoint}, the model after epoch {_checkpoint_epoch(state)} "
-        "(best.pt holds the model chosen on seen-class validation)",
-        "sample_split": split.sample_split,
-        "seed": config.seed,
-        "data": config.data,
-        "text_encoder": config.text_encoder,
-        "text_mode": config.text_mode,
-        "backbone": config.backbone,
-        "method": config.method,
-        "pgfa_version": pgfa.__version__,
-        "evaluated_at": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
-    plot_confusion(plain_cm, names, run / f"confusion{suffix}.png", f"unseen classes, text features\ntop-1 {metrics['zsl_top1']:.3f}")
-    if align:
-        plot_confusion(aligned_cm, names, run / f"confusion_aligned{suffix}.png",
-                       f"unseen classes, prototype alignment (α={alpha})\ntop-1 {metrics['zsl_top1_aligned']:.3f}")
-    per_class = np.array([[v["top1"], v["top1_aligned"] or 0.0] for v in metrics["per_class"].values()])
-    plot_per_class(names, per_class[:, 0], per_class[:, 1] if align else None, plain_cm.sum(axis=1),
-                   run / f"per_class{suffix}.png", f"per-class top-1, {config.method}, {checkpoint}")
-    plot_feature_map(torch.nn.functional.normalize(feats, dim=-1).numpy(), targets, text.numpy(),
-                     result.prototypes.numpy() if align else None, names, run / f"feature_map{suffix}.png",
-                     f"unseen test features (PCA), {config.method}, {checkpoint}")
-    target = run / f"metrics{suffix}.json"
-    if keep_previous:
-        keep_earlier(target)
-    write_json(target, metrics)
+    task = unseen_task(model, inputs, dev)
+    result = prototype_align(task.features, task.text, alpha if align else 0.0, temperature=temperature)
+    names = [inputs.texts[c].name for c in task.classes]
+    figures, plain_cm, aligned_cm = _zsl_figures(task, result, names, align)
+    metrics = RunMetrics(
+        **{k: figures[k] for k in ("zsl_top1", "zsl_top1_aligned", "zsl_top5", "zsl_top5_aligned", "chance_top1",
+                                   "n_test")},
+        unseen_classes=[int(c) for c in task.classes], unseen_class_names=names,
+        alpha=alpha if align else None, alpha_source=alpha_source,
+        align_temperature=temperature if align else None, support_precision=figures["support_precision"],
+        per_class=figures["per_class"],
+        alignment_diagnostics=alignment_diagnostics(task.features, task.text, task.targets, result, names)
+        if align else None,
+        gzsl=gzsl_section(model, inputs, dev, task.features, alpha, align, temperature)
+        if len(split.seen_test) else None,
+        one_shot=one_shot_report(task.features, task.targets, task.text, task.indices, task.classes,
+                                 inputs.skeletons.sample_ids, seed=one_shot_seed, draws=one_shot_draws)
+        if one_shot else None,
+        checkpoint=checkpoint, checkpoint_epoch=checkpoint_epoch(state),
+        selected_on=_selected_on(state, checkpoint, split), sample_split=split.sample_split, seed=config.seed,
+        data=config.data, text_encoder=config.text_encoder, text_mode=config.text_mode, backbone=config.backbone,
+        method=config.method, pgfa_version=__version__,
+        evaluated_at=datetime.datetime.now().isoformat(timespec="seconds"),
+    )
+    _write_plots(run, output_suffix(checkpoint, tuned_alignment), metrics, task, result, (plain_cm, aligned_cm), align)
+    write_metrics(run, metrics, tuned_alignment, keep_previous)
     return metrics

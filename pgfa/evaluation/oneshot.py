@@ -24,11 +24,12 @@ exemplar per class makes one-shot accuracy vary a lot from draw to draw.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from pgfa.scoring import cosine_scores, unit
+
+__all__ = ["draw_exemplars", "one_shot_classify", "one_shot_evaluate", "one_shot_report"]
 
 
 def draw_exemplars(targets: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
@@ -61,17 +62,15 @@ def one_shot_classify(features: torch.Tensor, targets: np.ndarray, exemplar_feat
         exemplar_features: ``(K, D)`` one exemplar feature per class.
         text: ``(K, D)`` text features of the same K classes.
     """
-    f = F.normalize(torch.as_tensor(features).float(), dim=-1)
-    e = F.normalize(torch.as_tensor(exemplar_features).float(), dim=-1)
-    t = F.normalize(torch.as_tensor(text).float(), dim=-1)
+    e, t = unit(exemplar_features), unit(text)
     if e.shape != t.shape:
         raise ValueError(f"exemplar features {tuple(e.shape)} and text features {tuple(t.shape)} differ in shape")
-    mixed = F.normalize(e + t, dim=-1)  # normalised mean of the two unit vectors
     targets = np.asarray(targets, dtype=np.int64)
     return {
-        "exemplar_top1": _top1(f @ e.t(), targets),
-        "exemplar_text_top1": _top1(f @ mixed.t(), targets),
-        "text_top1": _top1(f @ t.t(), targets),
+        "exemplar_top1": _top1(cosine_scores(features, exemplar_features), targets),
+        # the normalised mean of the two unit vectors
+        "exemplar_text_top1": _top1(cosine_scores(features, e + t), targets),
+        "text_top1": _top1(cosine_scores(features, text), targets),
         "n_test": int(len(targets)),
     }
 
@@ -138,24 +137,3 @@ def one_shot_report(features: torch.Tensor, targets: np.ndarray, text: torch.Ten
                           "from the evaluation set; the rest classified by cosine to the exemplar feature, to the "
                           "normalised mean of exemplar and text features, and to the text feature alone")
     return result
-
-
-def one_shot_run(run: str | Path, checkpoint: str = "best.pt", seed: int = 0, draws: int = 1,
-                 device: str = "auto") -> dict:
-    """One-shot figures of a trained run folder (its unseen classes are the novel classes).
-
-    Loads the run as :func:`pgfa.evaluation.evaluate.evaluate_run` does and
-    writes nothing; ``evaluate_run(run, one_shot=True)`` records the same
-    numbers in ``metrics.json``.
-    """
-    from pgfa.evaluation.evaluate import load_run_model  # evaluate imports this module
-    from pgfa.training.loop import encode
-
-    _config, inputs, _state, model, dev = load_run_model(run, checkpoint, device)
-    split = inputs.split
-    position = {int(c): i for i, c in enumerate(split.unseen_classes)}
-    targets = np.array([position[int(y)] for y in inputs.skeletons.labels[split.unseen_test]])
-    feats = encode(model, inputs.skeletons.data, split.unseen_test, dev)
-    text = torch.from_numpy(inputs.text_features[split.unseen_classes])
-    return one_shot_report(feats, targets, text, split.unseen_test, split.unseen_classes,
-                           inputs.skeletons.sample_ids, seed=seed, draws=draws)

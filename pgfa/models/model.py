@@ -3,8 +3,11 @@
 Why a separate wrapper: the contrastive loss (SPEC section 6) compares
 skeleton features with sentence embeddings, so the backbone output has to be
 mapped to the text dimension; keeping that map out of the backbone lets any
-backbone be plugged in through ``BACKBONES``: ``"stgcn"`` (setting A) and
-``"shiftgcn"`` (setting B, which resamples time by 1.28 inside the backbone).
+registered backbone be plugged in (:mod:`pgfa.models.registry`):
+``"stgcn"`` (setting A; implementations ``fast`` and ``plain``) and
+``"shiftgcn"`` (setting B, which resamples time by 1.28 inside the backbone),
+and ``"identity"`` (precomputed features, see :mod:`pgfa.models.identity`).
+Importing this module (or :mod:`pgfa.models`) registers them.
 """
 from __future__ import annotations
 
@@ -12,13 +15,12 @@ import torch
 import torch.nn as nn
 
 from pgfa.data.layouts import Layout
-from pgfa.models.shiftgcn import ShiftGCN
-from pgfa.models.stgcn import STGCN
+from pgfa.models import identity as _identity  # noqa: F401  (registers "identity")
+from pgfa.models import shiftgcn as _shiftgcn  # noqa: F401  (registers "shiftgcn")
+from pgfa.models import stgcn as _stgcn  # noqa: F401  (registers "stgcn": fast and plain)
+from pgfa.models.registry import BACKBONES, create_backbone
 
-# name -> backbone class; each takes (layout=..., dropout=...) and exposes
-# ``out_dim``; its forward maps (N, C, T, V, M) to (N, out_dim).
-# ShiftGCN ignores ``dropout`` (the published Shift-GCN has none).
-BACKBONES: dict[str, type[nn.Module]] = {"stgcn": STGCN, "shiftgcn": ShiftGCN}
+__all__ = ["BACKBONES", "ZeroShotModel", "build_model", "model_from_config"]
 
 
 class ZeroShotModel(nn.Module):
@@ -49,12 +51,46 @@ def build_model(
     layout: str | Layout = "ntu25",
     text_dim: int = 384,
     dropout: float = 0.5,
+    options: dict | None = None,
+    impl: str = "auto",
+    device: str | torch.device | None = None,
 ) -> ZeroShotModel:
-    """Build a :class:`ZeroShotModel` from a registered backbone name."""
-    try:
-        backbone_class = BACKBONES[backbone]
-    except KeyError:
-        raise ValueError(
-            f"unknown backbone {backbone!r}; known backbones: {', '.join(sorted(BACKBONES))}"
-        ) from None
-    return ZeroShotModel(backbone_class(layout=layout, dropout=dropout), text_dim)
+    """Build a :class:`ZeroShotModel` from a registered backbone name.
+
+    Args:
+        backbone: registered name (see :func:`pgfa.models.registry.backbone_names`).
+        layout: joint layout the backbone is built for.
+        text_dim: dimension ``D`` of the class-text embeddings.
+        dropout: passed to the backbone when its constructor takes it.
+        options: further backbone keyword options (the config's
+            ``backbone_options``), e.g. ``{"channels": [...], "strides": [...]}``.
+        impl: ``auto`` / ``fast`` / ``plain`` (the config's ``backbone_impl``);
+            see :func:`pgfa.models.registry.resolve_impl`.
+        device: where the model will run; only used by ``impl="auto"``. The
+            model is returned on the CPU; move it with ``.to(device)``.
+    """
+    options = dict(options or {})
+    if "dropout" in options:
+        raise ValueError("backbone_options must not set 'dropout'; it is its own config field")
+    module = create_backbone(backbone, layout, impl=impl, device=device, dropout=dropout, **options)
+    return ZeroShotModel(module, text_dim)
+
+
+def model_from_config(config, layout: str | Layout, text_dim: int,
+                      device: str | torch.device | None = None) -> ZeroShotModel:
+    """:func:`build_model` with the backbone fields of a :class:`~pgfa.config.TrainConfig`.
+
+    Reads ``backbone``, ``dropout``, ``backbone_options`` and
+    ``backbone_impl`` (the last two default to ``{}`` / ``auto`` for configs
+    written before they existed), so every place that rebuilds a run's model
+    builds the same one.
+    """
+    return build_model(
+        backbone=config.backbone,
+        layout=layout,
+        text_dim=text_dim,
+        dropout=config.dropout,
+        options=getattr(config, "backbone_options", None) or {},
+        impl=getattr(config, "backbone_impl", "auto") or "auto",
+        device=device,
+    )

@@ -57,7 +57,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pgfa.data.layouts import Layout, get_layout
+from pgfa.data.layouts import Layout
+from pgfa.models.head import SkeletonBackbone
+from pgfa.models.registry import register_backbone
 
 __all__ = ["ShiftGCN", "joint_shift_index", "resample_time", "shift_joints", "shift_time"]
 
@@ -344,12 +346,16 @@ class ShiftUnit(nn.Module):
         return torch.relu(y + self.residual(x[:, :: self.stride]))
 
 
-class ShiftGCN(nn.Module):
+@register_backbone("shiftgcn")
+class ShiftGCN(SkeletonBackbone):
     """Shift-GCN backbone: ``(N, C, T, V, M) -> (N, out_dim)``, ``out_dim = 256`` by default.
 
     Steps: resample time by ``time_scale`` (linear, see :func:`resample_time`),
     batch-norm every (joint, coordinate) pair per body, ten
     :class:`ShiftUnit` s, average over time and joints, mean over bodies.
+    The resampling is this backbone's :meth:`resample` hook of the shared
+    :class:`~pgfa.models.head.SkeletonBackbone` head, which does the input
+    BatchNorm and the pooling.
 
     Args:
         layout: joint layout; only its number of joints is used (the shifts
@@ -376,16 +382,13 @@ class ShiftGCN(nn.Module):
         time_scale: float = 1.28,
         normalised_offset_grad: bool = True,
     ) -> None:
-        super().__init__()
         if len(channels) != len(strides):
             raise ValueError("channels and strides must have the same length")
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, got {time_scale}")
-        layout = get_layout(layout)
-        V = layout.num_joints
-        self.num_joints = V
+        super().__init__(layout, in_channels)
+        V = self.num_joints
         self.time_scale = float(time_scale)
-        self.data_bn = nn.BatchNorm1d(in_channels * V)
         units = []
         c_in = in_channels
         for i, (c_out, s) in enumerate(zip(channels, strides)):
@@ -396,17 +399,12 @@ class ShiftGCN(nn.Module):
         self.units = nn.ModuleList(units)
         self.out_dim = c_in
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``(N, C, T, V, M)`` -> ``(N, out_dim)``."""
-        N, C, T, V, M = x.shape
-        if V != self.num_joints:
-            raise ValueError(f"input has {V} joints, the backbone was built for {self.num_joints}")
-        x = x.permute(0, 4, 3, 1, 2).reshape(N * M, V * C, T)
-        x = self.data_bn(resample_time(x, self.time_scale))
-        T = x.shape[-1]
-        # channels-last (B, T, V, C) for the units
-        x = x.view(N * M, V, C, T).permute(0, 3, 1, 2).contiguous()
+    def resample(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, V·C, T) -> (B, V·C, floor(T·time_scale))``, before the data BN."""
+        return resample_time(x, self.time_scale)
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N·M, T, V, C)`` channels-last -> ``(N·M, T', V, C_out)``."""
         for unit in self.units:
             x = unit(x)
-        x = x.mean(dim=(1, 2))  # (N·M, C_out)
-        return x.view(N, M, -1).mean(dim=1)
+        return x

@@ -29,66 +29,83 @@ changes *how* it is evaluated:
 * Dropout masks come from 64-bit random words cut into bytes (8 masks per
   random number) instead of one ``bernoulli_`` draw per element.
 
-Separately, :func:`tune_cpu_allocator` removes the page-fault cost of
-allocating large tensors with glibc (the biggest single cost measured on a
-small VM); it is process-wide, so the training entry point must call it.
+Separately, :func:`pgfa.runtime.tune_cpu_allocator` removes the page-fault
+cost of allocating large tensors with glibc (the biggest single cost measured
+on a small VM); it is process-wide, so the training entry point calls it (on
+CPU only).
 
 The module is device-agnostic (no ``.cuda()``; CPU and CUDA take the same
 code path).
 """
 from __future__ import annotations
 
-import ctypes
+import functools
 import math
-import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from pgfa.models.registry import register_backbone
 from pgfa.models.stgcn_reference import ReferenceBlock, ReferenceSTGCN
+# Re-exported for callers that still import it from here (moved to pgfa.runtime).
+from pgfa.runtime import tune_cpu_allocator  # noqa: F401
 
 __all__ = ["STGCN", "tune_cpu_allocator"]
 
-_ALLOCATOR_TUNED = False
 # Rows of the graph convolution's K-times-wider intermediate processed at a
 # time: small enough to stay in a 32 MB L3 cache with its neighbours
 # (4 MB measured ~6 % faster per training step than materialising it whole,
 # 1 MB and 16 MB were slower).
 _CHUNK_BYTES = 4 << 20
+_HALF = (torch.float16, torch.bfloat16)
 
 
-def tune_cpu_allocator(cache_bytes: int = 2**31 - 1) -> bool:
-    """Keep freed large blocks in glibc's heap instead of returning them to the OS.
+# ----------------------------------------------------------------------------
+# Mixed precision
+#
+# The custom Functions below are written for one dtype throughout (their
+# ``out=`` buffers, ``addcmul`` with per-channel factors, the running-statistics
+# ``lerp_``). Under autocast their inputs arrive in a mix of float32 (parameters,
+# BatchNorm outputs) and bfloat16/float16 (convolution outputs), which either fails
+# ("expected dtype float for `end`") or computes BatchNorm statistics in 8-bit
+# mantissa. So they always run in float32 with autocast off: the inputs are cast
+# up explicitly (what ``torch.amp.custom_fwd(cast_inputs=torch.float32)`` does,
+# but for whichever device the tensors are on), and their backward passes run
+# with autocast off as well. The convolutions *between* them (temporal 9x1,
+# residual, channel mixing of shrinking blocks) stay under autocast and run in
+# the low precision, which is where the arithmetic is.
 
-    Why: by default glibc serves every allocation above 32 MB with a fresh
-    ``mmap`` and unmaps it on free, so each large activation of every training
-    step is page-faulted and zeroed by the kernel again. On a 2-core VM this
-    made an out-of-place elementwise op on an 85 MB tensor ~6x slower than
-    the same op into existing memory (22 ms vs 3.5 ms). Raising the mmap and
-    trim thresholds lets the heap keep and reuse that memory. The cost is a
-    resident set that does not shrink after the peak.
 
-    Process-wide and irreversible; call it once at the start of training.
-    Does nothing (returns False) outside Linux/glibc.
-    """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
-    ok = mallopt(M_MMAP_THRESHOLD, cache_bytes) == 1
-    ok = (mallopt(M_TRIM_THRESHOLD, cache_bytes) == 1) and ok
-    ok = (mallopt(M_TOP_PAD, 64 << 20) == 1) and ok
-    _ALLOCATOR_TUNED = ok
-    return ok
+def _autocast_active(x: torch.Tensor) -> bool:
+    return torch.is_autocast_enabled(x.device.type)
+
+
+def _fp32(t):
+    """``t`` cast up to float32 when it is a half-precision tensor, else unchanged."""
+    return t.float() if isinstance(t, torch.Tensor) and t.dtype in _HALF else t
+
+
+def _apply_fp32(function, *args):
+    """``function.apply(*args)`` in float32 with autocast off when autocast is on, else as is."""
+    x = next(a for a in args if isinstance(a, torch.Tensor))
+    if not _autocast_active(x):
+        return function.apply(*args)
+    with torch.autocast(x.device.type, enabled=False):
+        return function.apply(*(_fp32(a) for a in args))
+
+
+def _backward_without_autocast(backward):
+    """Run a Function's backward with autocast off (it may be called inside an autocast region)."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        device_type = ctx.saved_tensors[0].device.type
+        with torch.autocast(device_type, enabled=False):
+            return backward(ctx, *(_fp32(g) for g in grads))
+
+    return wrapper
+
 
 
 # ----------------------------------------------------------------------------
@@ -173,6 +190,7 @@ class _TrainBatchNormAct(torch.autograd.Function):
         return out, mean, var
 
     @staticmethod
+    @_backward_without_autocast
     def backward(ctx, grad_out, _grad_mean, _grad_var):
         xc, out, keep, s, invstd = ctx.saved_tensors
         R = xc.shape[0]
@@ -220,8 +238,8 @@ def batch_norm_act(
         keep, scale = None, 1.0
         if training and dropout > 0:
             keep, scale = dropout_keep_mask(x.shape, dropout, x.device)
-        out, mean, var = _TrainBatchNormAct.apply(
-            x, bn.weight, bn.bias, res, keep, scale, relu, bn.eps
+        out, mean, var = _apply_fp32(
+            _TrainBatchNormAct, x, bn.weight, bn.bias, res, keep, scale, relu, bn.eps
         )
         if bn.training and bn.track_running_stats and bn.running_mean is not None:
             with torch.no_grad():
@@ -275,6 +293,7 @@ class _JointAggregate(torch.autograd.Function):
         return _aggregate(x, P)
 
     @staticmethod
+    @_backward_without_autocast
     def backward(ctx, grad_z):
         x, P = ctx.saved_tensors
         grad_z = grad_z.contiguous()
@@ -330,6 +349,7 @@ class _AggregateMix(torch.autograd.Function):
         return y
 
     @staticmethod
+    @_backward_without_autocast
     def backward(ctx, gy):
         x, P, W = ctx.saved_tensors
         chunk = ctx.chunk
@@ -427,13 +447,13 @@ class STGCNBlock(ReferenceBlock):
                 chunk = max(1, _CHUNK_BYTES // (V * K * Cin * x.element_size()))
             else:  # GPU: no cache to fit, and one launch beats many small ones
                 chunk = B * T
-            y = _AggregateMix.apply(x.reshape(B * T, V, Cin), A_agg, w, b_eff, chunk)
+            y = _apply_fp32(_AggregateMix, x.reshape(B * T, V, Cin), A_agg, w, b_eff, chunk)
         else:
             # Mix channels first (rows (bt, v), columns (k, c)), then aggregate
             # over (v, k) jointly: y[bt, w, c] = sum_{v,k} A[k, v, w] y_k[bt, v, c].
             y = _conv1x1_rows(rows, conv.weight, conv.bias)
             A_agg = Ae.permute(2, 1, 0).reshape(V, V * K)  # [w, (v, k)]
-            y = _JointAggregate.apply(y.view(B * T, V * K, Cout), A_agg)
+            y = _apply_fp32(_JointAggregate, y.view(B * T, V * K, Cout), A_agg)
             y = y.view(B * T * V, Cout)
 
         # Temporal unit: BN -> ReLU -> 9x1 conv -> BN -> Dropout, + residual, ReLU.
@@ -446,6 +466,7 @@ class STGCNBlock(ReferenceBlock):
         return out.view(B, T2, V, Cout)
 
 
+@register_backbone("stgcn", impl="fast")
 class STGCN(ReferenceSTGCN):
     """ST-GCN backbone (SPEC section 5), fast on CPU: ``(N, C, T, V, M) -> (N, out_dim)``.
 
@@ -453,20 +474,15 @@ class STGCN(ReferenceSTGCN):
     :class:`pgfa.models.stgcn_reference.ReferenceSTGCN` (load either's
     weights into the other directly); only the evaluation order and memory
     layout differ (see the module docstring). ``out_dim`` is the last
-    block's channel count (256 by default).
+    block's channel count (256 by default). The input BatchNorm and pooling
+    are the shared head's; :meth:`trunk` takes channels-last activations.
     """
 
     block_class = STGCNBlock  # the constructor is the reference's; only the blocks differ
+    channels_last = True  # trunk() takes (B, T, V, C)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``(N, C, T, V, M)`` -> ``(N, out_dim)``."""
-        N, C, T, V, M = x.shape
-        # Data BN over (joint, coordinate) pairs per body, exactly as the
-        # reference (the input is tiny, so its permute copies cost nothing).
-        x = x.permute(0, 4, 3, 1, 2).reshape(N * M, V * C, T)
-        x = self.data_bn(x)
-        x = x.view(N, M, V, C, T).permute(0, 1, 4, 2, 3).contiguous().view(N * M, T, V, C)
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N·M, T, V, C)`` contiguous -> ``(N·M, T', V, C_out)``."""
         for block in self.blocks:
             x = block(x, self.A)
-        x = x.mean(dim=(1, 2))  # (N*M, C_out)
-        return x.view(N, M, -1).mean(dim=1)
+        return x

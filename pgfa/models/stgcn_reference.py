@@ -16,6 +16,8 @@ import torch.nn as nn
 
 from pgfa.data.layouts import Layout, get_layout
 from pgfa.models.graph import spatial_adjacency
+from pgfa.models.head import SkeletonBackbone
+from pgfa.models.registry import register_backbone
 
 DEFAULT_CHANNELS = (16, 16, 16, 16, 32, 32, 32, 64, 64, 256)
 DEFAULT_STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
@@ -73,14 +75,26 @@ class ReferenceBlock(nn.Module):
         return torch.relu(y + res)
 
 
-class ReferenceSTGCN(nn.Module):
+@register_backbone("stgcn", impl="plain")
+class ReferenceSTGCN(SkeletonBackbone):
     """Straightforward ST-GCN backbone: ``(N, C, T, V, M) -> (N, 256)``.
 
     ``block_class`` is a class attribute so that the fast backbone can reuse
     this constructor (and hence the exact parameter names) with its own block.
+    The input BatchNorm and the pooling are the shared
+    :class:`~pgfa.models.head.SkeletonBackbone` head; :meth:`trunk` runs the
+    blocks on ``(N·M, C, T, V)``.
+
+    ``memory_format``: ``"auto"`` (default) runs the blocks on channels-last
+    (NHWC) memory on CUDA, where cuDNN's convolutions are fastest on it (and
+    tensor cores need it in bfloat16), and on contiguous NCHW memory
+    elsewhere; ``"channels_last"`` / ``"contiguous"`` force one. Only the
+    memory layout differs, never the values (and not the ``state_dict``).
+    Whether channels-last is faster on a GPU has not been measured yet.
     """
 
     block_class = ReferenceBlock
+    channels_last = False  # trunk() takes (B, C, T, V)
 
     def __init__(
         self,
@@ -90,15 +104,17 @@ class ReferenceSTGCN(nn.Module):
         channels=DEFAULT_CHANNELS,
         strides=DEFAULT_STRIDES,
         temporal_kernel: int = 9,
+        memory_format: str = "auto",
     ) -> None:
-        super().__init__()
-        layout = get_layout(layout)
+        super().__init__(layout, in_channels)
         if len(channels) != len(strides):
             raise ValueError("channels and strides must have the same length")
-        A = torch.from_numpy(spatial_adjacency(layout))
+        if memory_format not in ("auto", "contiguous", "channels_last"):
+            raise ValueError(f"memory_format must be auto, contiguous or channels_last, got {memory_format!r}")
+        self.memory_format = memory_format
+        A = torch.from_numpy(spatial_adjacency(get_layout(layout)))
         self.register_buffer("A", A)
-        V = layout.num_joints
-        self.data_bn = nn.BatchNorm1d(in_channels * V)
+        V = self.num_joints
         blocks = []
         c_in = in_channels
         for i, (c_out, s) in enumerate(zip(channels, strides)):
@@ -111,14 +127,10 @@ class ReferenceSTGCN(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.out_dim = c_in
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``(N, C, T, V, M)`` -> ``(N, out_dim)``."""
-        N, C, T, V, M = x.shape
-        # Data BN normalises every (joint, coordinate) pair separately, per body.
-        x = x.permute(0, 4, 3, 1, 2).contiguous().view(N * M, V * C, T)
-        x = self.data_bn(x)
-        x = x.view(N, M, V, C, T).permute(0, 1, 3, 4, 2).contiguous().view(N * M, C, T, V)
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N·M, C, T, V)`` -> ``(N·M, C_out, T', V)``."""
+        if self.memory_format == "channels_last" or (self.memory_format == "auto" and x.is_cuda):
+            x = x.contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
             x = block(x, self.A)
-        x = x.mean(dim=(2, 3))  # (N*M, C_out)
-        return x.view(N, M, -1).mean(dim=1)
+        return x

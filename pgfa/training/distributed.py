@@ -60,6 +60,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from pgfa.runtime import pick_device, set_threads
+
 T = TypeVar("T")
 
 
@@ -116,7 +118,7 @@ def init_distributed(device: str | torch.device, pick: Callable[[str], torch.dev
     """
     name = str(device)
     if pick is None:
-        pick = _pick_device
+        pick = pick_device
     world_size, rank, local_rank = env_world()
     already = dist.is_available() and dist.is_initialized()
     if already:
@@ -135,14 +137,8 @@ def init_distributed(device: str | torch.device, pick: Callable[[str], torch.dev
         dist.init_process_group(backend=backend, **kwargs)
     if chosen.type == "cpu":
         local = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, local)))
+        set_threads(processes_per_node=local)
     return DistContext(rank, world_size, local_rank, chosen, owns_group=not already)
-
-
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def cleanup(ctx: DistContext) -> None:

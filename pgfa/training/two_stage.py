@@ -23,134 +23,130 @@ The stages:
    unseen text feature (``pgfa evaluate``).
 
 Resuming: the classifier stage resumes epoch by epoch from ``stage1_last.pt``
-like a PGFA run; the projection stage takes seconds and is simply redone.
+like a PGFA run (the same epoch loop, :func:`pgfa.training.epochs.run_epochs`:
+same batch order, schedule, step budget and selection rule); the projection
+stage takes seconds and is simply redone.
 ``last.pt`` holds the last classifier epoch with a projection trained for all
 its epochs on it (the "last epoch" figure of a report); ``best.pt`` the
 selected one.
 """
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from pgfa.config import TrainConfig
-from pgfa.io import write_text
-from pgfa.training.checkpoint import load_checkpoint, save_checkpoint
+from pgfa.run import BEST, LAST, STAGE1_BEST, STAGE1_LAST, write_history
+from pgfa.scoring import class_positions, cosine_scores, encode, validation_scores
+from pgfa.training.batchnorm import recalibrate_if_asked
+from pgfa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
+from pgfa.training.epochs import TrainingSession, is_better, run_epochs, selection_of
 from pgfa.training.loss import soft_target_contrastive_loss
+
+__all__ = ["train_two_stage", "ClassifierTrainer", "train_projection_stage", "PROJECTION_EPOCHS"]
 
 PROJECTION_EPOCHS = 100
 PROJECTION_LR = 1e-3
 PROJECTION_BATCH = 128
 
 
-def _batches(config: TrainConfig, indices: np.ndarray, epoch: int) -> list[np.ndarray]:
-    """The batch order of a PGFA run (depends only on seed and epoch)."""
-    gen = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-    order = indices[torch.randperm(len(indices), generator=gen).numpy()]
-    batches = [np.sort(order[i : i + config.batch_size]) for i in range(0, len(order), config.batch_size)]
-    if len(batches) > 1 and len(batches[-1]) < 2:  # BatchNorm needs two samples
-        batches = batches[:-1]
-    return batches
+class ClassifierTrainer:
+    """Stage 1 for :func:`~pgfa.training.epochs.run_epochs`: backbone + linear head, cross-entropy over seen classes."""
 
+    label = "classifier"
 
-@torch.no_grad()
-def _backbone_features(backbone: nn.Module, data: np.ndarray, indices: np.ndarray, device, batch_size: int = 256):
-    backbone.eval()
-    out = [backbone(torch.from_numpy(np.ascontiguousarray(data[indices[i : i + batch_size]])).to(device)).float()
-           for i in range(0, len(indices), batch_size)]
-    return torch.cat(out) if out else torch.zeros(0, backbone.out_dim, device=device)
+    def __init__(self, session: TrainingSession):
+        self.s = session
+        config, model, split = session.config, session.module, session.inputs.split
+        self.indices = split.train
+        self.head = nn.Linear(model.backbone.out_dim, len(split.seen_classes)).to(session.device)
+        params = list(model.backbone.parameters()) + list(self.head.parameters())
+        self.optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+        self.start_epoch, self.best, self.history = 0, None, []
 
-
-def train_classifier_stage(config, inputs, model, out: Path, device, log, progress: bool) -> tuple[dict, bool]:
-    """Stage 1: cross-entropy over the seen classes.
-
-    Returns the selected epoch's record and whether any epoch was trained now.
-    """
-    from pgfa.training.loop import is_better, learning_rate, recalibrate_if_asked, validation_scores
-
-    split = inputs.split
-    data, labels = inputs.skeletons.data, inputs.skeletons.labels
-    position = np.full(len(inputs.texts), -1, dtype=np.int64)
-    position[split.seen_classes] = np.arange(len(split.seen_classes))
-    head = nn.Linear(model.backbone.out_dim, len(split.seen_classes)).to(device)
-    params = list(model.backbone.parameters()) + list(head.parameters())
-    optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    start, best, history = 0, None, []
-    if (out / "stage1_last.pt").is_file():
-        state = load_checkpoint(out / "stage1_last.pt")
-        model.backbone.load_state_dict(state["model"])
-        head.load_state_dict(state["head"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, best, history = state["epoch"] + 1, state["best"], state["history"]
+    def resume(self) -> None:
+        """Continue from ``stage1_last.pt`` when it exists."""
+        s = self.s
+        if not (s.out / STAGE1_LAST).is_file():
+            return
+        state = load_checkpoint(s.out / STAGE1_LAST)
+        s.module.backbone.load_state_dict(state["model"])
+        self.head.load_state_dict(state["head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.start_epoch, self.best, self.history = state["epoch"] + 1, state["best"], state["history"]
         torch.set_rng_state(state["rng"])
-        log(f"two-stage: resuming the classifier stage after epoch {start}")
-    for epoch in range(start, config.epochs):
-        lr = learning_rate(config, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.backbone.train()
-        head.train()
-        total, count, t0 = 0.0, 0, time.time()
-        bar = tqdm(_batches(config, split.train, epoch), desc=f"classifier {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False)
-        for idx in bar:
-            x = torch.from_numpy(np.ascontiguousarray(data[idx])).to(device)
-            y = torch.from_numpy(position[labels[idx]]).to(device)
-            loss = F.cross_entropy(head(model.backbone(x)), y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"classifier loss became {loss.item()} at epoch {epoch + 1}; try a lower lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        record = {"stage": "classifier", "epoch": epoch + 1, "lr": lr, "train_loss": total / max(count, 1),
-                  "seconds": round(time.time() - t0, 2)}
-        recalibrate_if_asked(model.backbone, config, inputs, device)  # saved with the checkpoints below
-        if len(split.val):
+        s.log(f"two-stage: resuming the classifier stage after epoch {self.start_epoch}")
+
+    def _targets(self, idx: np.ndarray) -> torch.Tensor:
+        split = self.s.inputs.split
+        return torch.from_numpy(class_positions(split.seen_classes, self.s.inputs.skeletons.labels[idx]))
+
+    def train_mode(self) -> None:
+        self.s.module.backbone.train()
+        self.head.train()
+
+    def step(self, idx: np.ndarray, epoch: int) -> float:
+        s = self.s
+        x = torch.from_numpy(np.ascontiguousarray(s.inputs.skeletons.data[idx])).to(s.device)
+        y = self._targets(idx).to(s.device)
+        loss = F.cross_entropy(self.head(s.module.backbone(x)), y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"classifier loss became {loss.item()} at epoch {epoch + 1}; try a lower lr")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def end_epoch(self, epoch: int, record: dict) -> None:
+        """Validate by classification top-1 on seen validation; write ``stage1_best/last.pt`` and the history."""
+        s, backbone, val = self.s, self.s.module.backbone, self.s.inputs.split.val
+        record = {"stage": "classifier", **record}
+        recalibrate_if_asked(backbone, s.config, s.inputs, s.device)  # saved with the checkpoints below
+        if len(val):
             with torch.no_grad():
-                logits = head(_backbone_features(model.backbone, data, split.val, device))
-                record.update(validation_scores(logits, torch.from_numpy(position[labels[split.val]]).to(device)))
-        history.append(record)
-        if is_better(record, best):
-            best = {k: record[k] for k in ("epoch", "val_top1", "val_loss") if k in record}
-            save_checkpoint(out / "stage1_best.pt", {"model": model.backbone.state_dict(), "signature": {},
-                                                     "epoch": epoch + 1, "selection": best})
-        save_checkpoint(out / "stage1_last.pt", {"model": model.backbone.state_dict(), "head": head.state_dict(),
-                                                 "optimizer": optimizer.state_dict(), "signature": {},
-                                                 "epoch": epoch, "best": best, "history": history,
-                                                 "rng": torch.get_rng_state()})
-        write_text(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
-        val = f" val_top1={record['val_top1']:.3f}" if "val_top1" in record else ""
-        log(f"classifier epoch {epoch + 1}/{config.epochs} loss={record['train_loss']:.4f}{val} lr={lr:.4g}")
-    return best, start < config.epochs
+                logits = self.head(encode(backbone, s.inputs.skeletons.data, val, s.device, on_device=True))
+                record.update(validation_scores(logits, self._targets(val).to(s.device)))
+        self.history.append(record)
+        if is_better(record, self.best):
+            self.best = selection_of(record)
+            save_checkpoint(s.out / STAGE1_BEST, model_state(backbone.state_dict(), {}, epoch + 1, epoch + 1,
+                                                             self.best))
+        save_checkpoint(s.out / STAGE1_LAST, {"model": backbone.state_dict(), "head": self.head.state_dict(),
+                                              "optimizer": self.optimizer.state_dict(), "signature": {},
+                                              "epoch": epoch, "best": self.best, "history": self.history,
+                                              "rng": torch.get_rng_state(), "epoch_done": epoch + 1})
+        write_history(s.out, self.history)
+        val_text = f" val_top1={record['val_top1']:.3f}" if "val_top1" in record else ""
+        s.log(f"classifier epoch {epoch + 1}/{s.config.epochs} loss={record['train_loss']:.4f}{val_text} "
+              f"lr={record['lr']:.4g}")
 
 
-def train_projection_stage(config, inputs, model, device, log, keep: str = "best") -> tuple[dict, list[dict]]:
+def train_classifier_stage(session: TrainingSession) -> tuple[dict, bool]:
+    """Stage 1; returns the selected epoch's record and whether any epoch was trained now."""
+    trainer = ClassifierTrainer(session)
+    trainer.resume()
+    trained = run_epochs(trainer, session.config, trainer.start_epoch, progress=session.progress)
+    return trainer.best, trained > 0
+
+
+def train_projection_stage(session: TrainingSession, keep: str = "best") -> tuple[dict, list[dict]]:
     """Stage 2: a linear map from frozen backbone features to the text space.
 
     ``keep="best"`` leaves the projection of the epoch chosen on seen validation
-    in ``model``; ``keep="last"`` the last epoch's.
+    in ``session.module``; ``keep="last"`` the last epoch's.
     """
-    from pgfa.training.loop import is_better, validation_scores
-
-    split = inputs.split
-    data, labels = inputs.skeletons.data, inputs.skeletons.labels
-    train_x = _backbone_features(model.backbone, data, split.train, device)
+    config, model, device, inputs = session.config, session.module, session.device, session.inputs
+    split, labels = inputs.split, inputs.skeletons.labels
+    train_x = encode(model.backbone, inputs.skeletons.data, split.train, device, on_device=True)
     train_y = torch.from_numpy(labels[split.train]).to(device)
-    val_x = _backbone_features(model.backbone, data, split.val, device)
+    val_x = encode(model.backbone, inputs.skeletons.data, split.val, device, on_device=True)
     text_all = torch.from_numpy(inputs.text_features).to(device)
-    seen_text = F.normalize(text_all[torch.from_numpy(split.seen_classes).to(device)], dim=-1)
-    position = {int(c): i for i, c in enumerate(split.seen_classes)}
-    val_target = torch.tensor([position[int(y)] for y in labels[split.val]], device=device)
+    seen_text = text_all[torch.from_numpy(split.seen_classes).to(device)]
+    val_target = torch.from_numpy(class_positions(split.seen_classes, labels[split.val])).to(device)
 
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
@@ -171,48 +167,46 @@ def train_projection_stage(config, inputs, model, device, log, keep: str = "best
         record = {"stage": "projection", "epoch": epoch + 1, "train_loss": loss.item()}
         if len(val_x):
             with torch.no_grad():
-                logits = config.logit_scale * F.normalize(model.projection(val_x), dim=-1) @ seen_text.t()
+                logits = cosine_scores(model.projection(val_x), seen_text, config.logit_scale)
                 record.update(validation_scores(logits, val_target))
         history.append(record)
         if is_better(record, best):
-            best = {k: record[k] for k in ("epoch", "val_top1", "val_loss") if k in record}
+            best = selection_of(record)
             best_state = {k: v.detach().clone() for k, v in model.projection.state_dict().items()}
     if keep == "best":
         model.projection.load_state_dict(best_state)
         val = f" (seen val top-1 {best['val_top1']:.3f})" if "val_top1" in best else ""
-        log(f"projection: epoch {best['epoch']} of {PROJECTION_EPOCHS} chosen{val}")
+        session.log(f"projection: epoch {best['epoch']} of {PROJECTION_EPOCHS} chosen{val}")
     return best, history
 
 
-def train_two_stage(config: TrainConfig, inputs, model: nn.Module, out: Path, signature: dict, device,
-                    log: Callable[[str], None], progress: bool = True) -> Path:
-    """Run both stages into ``out`` and write ``best.pt``/``last.pt`` as a PGFA run would.
+def train_two_stage(session: TrainingSession) -> Path:
+    """Run both stages into the run folder and write ``best.pt``/``last.pt`` as a PGFA run would.
 
-    Called by :func:`pgfa.training.loop.train` when ``config.method == "two-stage"``,
-    after the run folder, inputs and model are set up.
+    The ``"two-stage"`` entry of :data:`pgfa.training.loop.METHODS`.
     """
-    stage1, trained = train_classifier_stage(config, inputs, model, out, device, log, progress)
-    if not trained and (out / "best.pt").is_file():
-        log(f"{out}: all {config.epochs} epochs already trained")
-        return out
+    s, model = session, session.module
+    stage1, trained = train_classifier_stage(session)
+    if not trained and (s.out / BEST).is_file():
+        s.log(f"{s.out}: all {s.config.epochs} epochs already trained")
+        return s.out
     if "val_top1" not in stage1:
-        log("two-stage: no seen-class validation data; the last epochs of both stages are used")
+        s.log("two-stage: no seen-class validation data; the last epochs of both stages are used")
     # "last": the last classifier epoch with the projection's last epoch, for the report's last-epoch figure.
-    model.backbone.load_state_dict(load_checkpoint(out / "stage1_last.pt")["model"])
-    _, last_history = train_projection_stage(config, inputs, model, device, log, keep="last")
-    stage1_history = load_checkpoint(out / "stage1_last.pt")["history"]
-    save_checkpoint(out / "last.pt", {"model": model.state_dict(), "signature": signature, "epoch": config.epochs - 1,
-                                      "selection": None, "history": stage1_history + last_history})
+    last = load_checkpoint(s.out / STAGE1_LAST)
+    model.backbone.load_state_dict(last["model"])
+    _, last_history = train_projection_stage(session, keep="last")
+    save_checkpoint(s.out / LAST, model_state(model.state_dict(), s.signature, last["epoch"], last["epoch"] + 1,
+                                              None, history=last["history"] + last_history))
     # "best": the classifier epoch chosen on seen validation, then the projection epoch chosen likewise.
-    model.backbone.load_state_dict(load_checkpoint(out / "stage1_best.pt")["model"])
-    stage2, projection_history = train_projection_stage(config, inputs, model, device, log, keep="best")
-    history = stage1_history + projection_history
-    write_text(out / "history.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    model.backbone.load_state_dict(load_checkpoint(s.out / STAGE1_BEST)["model"])
+    stage2, projection_history = train_projection_stage(session, keep="best")
+    write_history(s.out, last["history"] + projection_history)
     selection = None
     if "val_top1" in stage1 and "val_top1" in stage2:
         selection = {"epoch": stage1["epoch"], "val_top1": stage2["val_top1"], "val_loss": stage2["val_loss"],
                      "classifier_epoch": stage1["epoch"], "classifier_val_top1": stage1["val_top1"],
                      "projection_epoch": stage2["epoch"]}
-    save_checkpoint(out / "best.pt", {"model": model.state_dict(), "signature": signature,
-                                      "epoch": stage1["epoch"], "selection": selection})
-    return out
+    save_checkpoint(s.out / BEST, model_state(model.state_dict(), s.signature, stage1["epoch"], stage1["epoch"],
+                                              selection))
+    return s.out

@@ -13,7 +13,6 @@ last checkpoint was written is not evaluated again.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from pgfa.config import METHODS, TrainConfig
+from pgfa.data.formats import load_skeletons
+from pgfa.data.skeletons import SkeletonSet
 from pgfa.data.split_registry import NAMED_SPLITS, resolve_split
 from pgfa.data.splits import random_unseen
+from pgfa.evaluation.evaluate import evaluate_run
+from pgfa.experiments.alignment_tuning import tune_alignment
+from pgfa.experiments.report import write_report
+from pgfa.run import BEST, LAST, RunMetrics, read_current_metrics
+from pgfa.training.loop import train
+
+__all__ = ["Plan", "make_plan", "plan_and_data", "base_config", "execute", "summarise", "run_folder",
+           "DATASET_HPARAMS", "SETTING_SPLITS", "PAPER_FIGURES"]
 
 # SPEC 5-7: per-dataset learning rate and support factor α (fixed, the paper's values).
 DATASET_HPARAMS = {
@@ -82,6 +91,34 @@ class Plan:
                     yield method, name, unseen, seed
 
 
+def base_config(setting: str, data: str, dataset: str | None = None, classes: str | None = None,
+                overrides: dict | None = None) -> tuple[TrainConfig, list[str]]:
+    """The configuration every run of a reproduction starts from, and notes on where its values come from.
+
+    Needs no data, so the data can be loaded with the final configuration
+    (its ``frames`` above all; see :func:`plan_and_data`).
+    """
+    overrides = dict(overrides or {})
+    notes = []
+    if setting == "random":
+        base = TrainConfig(data=data, classes=classes)
+        notes.append(f"alpha {base.alpha if 'alpha' not in overrides else overrides['alpha']} fixed before "
+                     "training (the paper's NTU-60 value unless overridden); never tuned on unseen data")
+    else:
+        if dataset not in DATASET_HPARAMS:
+            raise ValueError(f"--dataset must be one of {', '.join(DATASET_HPARAMS)} for setting {setting}")
+        if (setting, dataset) not in SETTING_SPLITS:
+            raise ValueError(f"setting {setting} has no splits for {dataset} (SPEC section 3)")
+        base = TrainConfig(data=data, classes=classes or dataset, backbone=SETTING_BACKBONE[setting],
+                           **DATASET_HPARAMS[dataset])
+        notes.append(f"paper hyperparameters for {dataset}: lr {base.lr}, alpha {base.alpha} (fixed, SPEC 5-7), "
+                     f"{base.epochs} epochs, batch {base.batch_size}, backbone {base.backbone}")
+    if overrides:
+        base = TrainConfig.from_dict({**base.to_dict(), **overrides})
+        notes.append("changed from those values: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    return base, notes
+
+
 def make_plan(setting: str, data: str, dataset: str | None = None, classes: str | None = None,
               seeds: list[int] = (0,),
               methods: list[str] = ("pgfa",), unseen_count: int | None = None, n_splits: int = 3,
@@ -91,43 +128,45 @@ def make_plan(setting: str, data: str, dataset: str | None = None, classes: str 
     ``overrides`` (``epochs``, ``batch_size``, any config field) replace the
     paper's values; the report lists every one of them. ``tune_alignment``
     > 0 also chooses each run's alignment settings on that many development
-    splits of its seen classes (:mod:`pgfa.evaluation.alignment_tuning`).
+    splits of its seen classes (:mod:`pgfa.experiments.alignment_tuning`).
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
-    overrides = dict(overrides or {})
-    notes = []
     if setting == "random":
         if unseen_count is None or num_classes is None:
             raise ValueError("random splits need --unseen-count K (and data with a known class count)")
         splits = [(f"random-{i}", random_unseen(num_classes, unseen_count, i)) for i in range(n_splits)]
-        base = TrainConfig(data=data, classes=classes)
-        notes.append(f"{n_splits} random splits of {unseen_count} unseen classes, drawn with split seeds "
-                     f"0..{n_splits - 1} (`random_unseen`)")
-        notes.append(f"alpha {base.alpha if 'alpha' not in overrides else overrides['alpha']} fixed before "
-                     "training (the paper's NTU-60 value unless overridden); never tuned on unseen data")
+        notes = [f"{n_splits} random splits of {unseen_count} unseen classes, drawn with split seeds "
+                 f"0..{n_splits - 1} (`random_unseen`)"]
     else:
-        if dataset not in DATASET_HPARAMS:
-            raise ValueError(f"--dataset must be one of {', '.join(DATASET_HPARAMS)} for setting {setting}")
-        if (setting, dataset) not in SETTING_SPLITS:
-            raise ValueError(f"setting {setting} has no splits for {dataset} (SPEC section 3)")
-        names = SETTING_SPLITS[(setting, dataset)]
-        splits = [(name, sorted(NAMED_SPLITS[name])) for name in names]
+        notes = []
+    base, base_notes = base_config(setting, data, dataset, classes, overrides)
+    notes += base_notes
+    if setting != "random":
+        splits = [(name, sorted(NAMED_SPLITS[name])) for name in SETTING_SPLITS[(setting, dataset)]]
         if num_classes is not None:
             for name, _ in splits:
                 resolve_split(name, num_classes)  # checks the data has the dataset's class count
-        base = TrainConfig(data=data, classes=classes or dataset, backbone=SETTING_BACKBONE[setting], **DATASET_HPARAMS[dataset])
-        notes.append(f"paper hyperparameters for {dataset}: lr {base.lr}, alpha {base.alpha} (fixed, SPEC 5-7), "
-                     f"{base.epochs} epochs, batch {base.batch_size}, backbone {base.backbone}")
-    if overrides:
-        base = TrainConfig.from_dict({**base.to_dict(), **overrides})
-        notes.append("changed from those values: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
     if tune_alignment:
         notes.append(f"*aligned, tuned*: alpha and confidence temperature chosen per run by simulated zero-shot on "
                      f"{tune_alignment} development splits of its seen classes (seen-class training samples only)")
     return Plan(setting, dataset, base, splits, list(seeds), list(methods), one_shot=setting == "one-shot",
                 notes=notes, tune_alignment=tune_alignment)
+
+
+def plan_and_data(setting: str, data: str, overrides: dict | None = None, **plan_options) -> tuple[Plan, SkeletonSet]:
+    """The plan of ``pgfa reproduce`` and its data, loaded once the base config is final.
+
+    The data is read with the final ``frames`` (and every other override),
+    so the runs train on what their ``config.yaml`` records. ``plan_options``
+    are :func:`make_plan`'s (``dataset``, ``classes``, ``seeds``, ``methods``,
+    ``unseen_count``, ``n_splits``, ``tune_alignment``).
+    """
+    base, _ = base_config(setting, data, plan_options.get("dataset"), plan_options.get("classes"), overrides)
+    skeletons = load_skeletons(base.data, frames=base.frames)
+    plan = make_plan(setting, data, num_classes=skeletons.num_classes, overrides=overrides, **plan_options)
+    return plan, skeletons
 
 
 def _slug(name: str) -> str:
@@ -138,22 +177,28 @@ def run_folder(out: Path, method: str, split_name: str, seed: int) -> Path:
     return out / "runs" / method / _slug(split_name) / f"seed{seed}"
 
 
-def _metrics_current(run: Path, name: str, checkpoint: str) -> dict | None:
-    """Saved metrics of ``run`` if written after ``checkpoint`` (so still valid)."""
-    path, ckpt = run / name, run / checkpoint
-    if path.is_file() and ckpt.is_file() and path.stat().st_mtime >= ckpt.stat().st_mtime:
-        return json.loads(path.read_text())
-    return None
+def _train_and_evaluate(plan: Plan, config: TrainConfig, folder: Path, skeletons, progress: bool, log):
+    """One run of a plan: train (or resume), evaluate what is not evaluated yet, tune if asked."""
+    train(config, folder, skeletons=skeletons, progress=progress)
+    best = read_current_metrics(folder, BEST) or \
+        evaluate_run(folder, one_shot=plan.one_shot, keep_previous=False, skeletons=skeletons)
+    last = None
+    if plan.evaluate_last:
+        last = read_current_metrics(folder, LAST) or \
+            evaluate_run(folder, checkpoint=LAST, one_shot=plan.one_shot, keep_previous=False, skeletons=skeletons)
+    tuned = None
+    if plan.tune_alignment:
+        tune_alignment(folder, dev_splits=plan.tune_alignment, progress=progress, log=log)
+        tuned = evaluate_run(folder, tuned_alignment=True, keep_previous=False, skeletons=skeletons)
+    return best, last, tuned
 
 
 def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, log=print) -> dict:
-    """Train and evaluate every run of ``plan`` under ``out``; write the report; return results."""
-    from pgfa.data.formats import load_skeletons
-    from pgfa.evaluation.alignment_tuning import tune_alignment
-    from pgfa.evaluation.evaluate import evaluate_run
-    from pgfa.evaluation.report import write_report
-    from pgfa.training.loop import train
+    """Train and evaluate every run of ``plan`` under ``out``; write the report; return results.
 
+    ``skeletons`` is the data already loaded with ``plan.base`` (see
+    :func:`plan_and_data`); by default it is loaded here.
+    """
     out = Path(out)
     if skeletons is None:
         skeletons = load_skeletons(plan.base.data, frames=plan.base.frames)
@@ -164,18 +209,7 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
         folder = plan.folder(out, method, split_name, seed)
         log(f"[{i}/{total}] {method} {split_name} seed {seed} -> {folder}")
         t0 = time.time()
-        train(config, folder, skeletons=skeletons, progress=progress)
-        best = _metrics_current(folder, "metrics.json", "best.pt") or \
-            evaluate_run(folder, one_shot=plan.one_shot, keep_previous=False, skeletons=skeletons)
-        last = None
-        if plan.evaluate_last:
-            last = _metrics_current(folder, "metrics_last.json", "last.pt") or \
-                evaluate_run(folder, checkpoint="last.pt", one_shot=plan.one_shot, keep_previous=False,
-                             skeletons=skeletons)
-        tuned = None
-        if plan.tune_alignment:
-            tune_alignment(folder, dev_splits=plan.tune_alignment, progress=progress, log=log)
-            tuned = evaluate_run(folder, tuned_alignment=True, keep_previous=False, skeletons=skeletons)
+        best, last, tuned = _train_and_evaluate(plan, config, folder, skeletons, progress, log)
         records.append(_record(method, split_name, unseen, seed, folder, out, best, last, time.time() - t0, tuned))
     results = summarise(plan, records)
     results["wall_seconds"] = round(time.time() - started, 1)
@@ -183,23 +217,24 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
     return results
 
 
-def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: dict, last: dict | None, seconds,
-            tuned: dict | None = None) -> dict:
-    diag = best.get("alignment_diagnostics") or {}
+def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: RunMetrics, last: RunMetrics | None,
+            seconds, tuned: RunMetrics | None = None) -> dict:
+    """One run's entry of ``results.json`` (what the report reads), from its metrics."""
+    diag = best.alignment_diagnostics or {}
     return {
         "method": method, "split": split_name, "unseen_classes": list(map(int, unseen)), "seed": seed,
         "run": str(folder.relative_to(out)),
-        "top1": best["zsl_top1"], "top1_aligned": best.get("zsl_top1_aligned"),
-        "top5": best["zsl_top5"], "chance": best["chance_top1"], "n_test": best["n_test"],
-        "last_top1": last["zsl_top1"] if last else None,
-        "last_top1_aligned": last.get("zsl_top1_aligned") if last else None,
-        "top1_aligned_tuned": tuned["zsl_top1_aligned"] if tuned else None,
-        "tuned_alignment": {"alpha": tuned["alpha"], "temperature": tuned["align_temperature"]} if tuned else None,
-        "checkpoint_epoch": best["checkpoint_epoch"], "selected_on": best["selected_on"],
-        "support_precision": best.get("support_precision"),
+        "top1": best.zsl_top1, "top1_aligned": best.zsl_top1_aligned,
+        "top5": best.zsl_top5, "chance": best.chance_top1, "n_test": best.n_test,
+        "last_top1": last.zsl_top1 if last else None,
+        "last_top1_aligned": last.zsl_top1_aligned if last else None,
+        "top1_aligned_tuned": tuned.zsl_top1_aligned if tuned else None,
+        "tuned_alignment": {"alpha": tuned.alpha, "temperature": tuned.align_temperature} if tuned else None,
+        "checkpoint_epoch": best.checkpoint_epoch, "selected_on": best.selected_on,
+        "support_precision": best.support_precision,
         "prototypes_nearer": diag.get("classes_with_prototype_nearer_than_text"),
         "diagnostics": diag.get("per_class"),
-        "gzsl": best.get("gzsl"), "one_shot": best.get("one_shot"),
+        "gzsl": best.gzsl, "one_shot": best.one_shot,
         "seconds": round(seconds, 1),
     }
 

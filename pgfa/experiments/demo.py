@@ -24,6 +24,10 @@ from pathlib import Path
 
 from pgfa.config import TrainConfig
 from pgfa.data.synthetic import SUGGESTED_UNSEEN
+from pgfa.experiments.reproduce import Plan, execute
+from pgfa.io import keep_previous, write_json
+
+__all__ = ["run_demo", "demo_config", "demo_plan", "demo_metrics", "DEMO_SPLITS", "DEMO_ALPHA", "FULL", "QUICK"]
 
 #: (name, unseen classes). ``random-S`` = ``pgfa.data.splits.random_unseen(26, 5, S)``
 #: (a test checks that the lists still are those draws).
@@ -92,9 +96,7 @@ def demo_config(quick: bool = False, seed: int = 0) -> TrainConfig:
     )
 
 
-def demo_plan(quick: bool = False, seed: int = 0):
-    from pgfa.evaluation.reproduce import Plan
-
+def demo_plan(quick: bool = False, seed: int = 0) -> Plan:
     size = QUICK if quick else FULL
     notes = ["splits fixed before training: the demo's original split and seeded random draws 0 and 1 "
              "(`random_unseen(26, 5, S)`); none chosen on results",
@@ -162,9 +164,6 @@ def _fresh_folder(out: str | None) -> Path:
 
 def run_demo(quick: bool = False, out: str | None = None, seed: int = 0, progress: bool = True) -> dict:
     """Train and evaluate one model per demo split; print the table; write ``metrics.json`` and ``report.md``."""
-    from pgfa.evaluation.reproduce import execute
-    from pgfa.io import keep_previous, write_json
-
     start = time.time()
     folder = _fresh_folder(out)
     plan = demo_plan(quick, seed)

@@ -26,19 +26,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pgfa.alignment.prototype import prototype_align
-from pgfa.config import TrainConfig
 from pgfa.data.skeletons import SkeletonSet
-from pgfa.io import write_json
-from pgfa.training.loop import encode
+from pgfa.run import SELECTION_FILE, load_run_inputs, load_run_model, read_config, read_selection, write_selection
+from pgfa.scoring import unseen_task
+from pgfa.training.loop import train
 
-SELECTION_FILE = "alignment_selection.json"
+__all__ = ["tune_alignment", "read_selection", "SELECTION_FILE", "ALPHAS", "seen_training_set", "development_classes",
+           "settings_grid", "score_grid", "setting_key", "choose"]
+
 ALPHAS = (0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 
 
@@ -106,11 +107,8 @@ def choose(per_split: list[dict[str, float]], paper_alpha: float) -> tuple[str, 
 def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None = None,
                    device: str = "auto", progress: bool = True, log=print) -> dict:
     """Run the development splits of ``run`` (resumable) and write its ``alignment_selection.json``."""
-    from pgfa.evaluation.evaluate import load_run_inputs, load_run_model
-    from pgfa.training.loop import train
-
     run = Path(run)
-    config = TrainConfig.load(run / "config.yaml")
+    config = read_config(run)
     inputs = load_run_inputs(run, config)
     count = dev_count or len(config.unseen)
     seen_set = seen_training_set(inputs, source=f"{run}: seen-class training samples")
@@ -125,11 +123,8 @@ def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None =
         train(dev_config, folder, skeletons=seen_set, progress=progress, log=log)
         _, dev_inputs, _, model, dev = load_run_model(folder, device=device, skeletons=seen_set)
         split = dev_inputs.split
-        features = encode(model, seen_set.data, split.unseen_test, dev)
-        position = {int(c): k for k, c in enumerate(split.unseen_classes)}
-        targets = np.array([position[int(y)] for y in seen_set.labels[split.unseen_test]])
-        text = torch.from_numpy(dev_inputs.text_features[split.unseen_classes])
-        scores = score_grid(features, text, targets, grid)
+        task = unseen_task(model, dev_inputs, dev)
+        scores = score_grid(task.features, task.text, task.targets, grid)
         per_split.append(scores)
         splits.append({"held_out_classes": [int(inputs.split.seen_classes[c]) for c in held_out],
                        "held_out_names": [seen_set.class_names[c] for c in held_out],
@@ -148,13 +143,5 @@ def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None =
         "rule": "best mean top-1 over the development splits; ties go to no alignment, then the paper's rule",
         "written_at": datetime.datetime.now().isoformat(timespec="seconds"),
     }
-    write_json(run / SELECTION_FILE, selection)
+    write_selection(run, selection)
     return selection
-
-
-def read_selection(run: str | Path) -> dict:
-    """The settings chosen for ``run``, or a clear error when tuning has not been run."""
-    path = Path(run) / SELECTION_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run 'pgfa tune-alignment {run}' first")
-    return json.loads(path.read_text())
