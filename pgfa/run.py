@@ -20,9 +20,12 @@ has one owner, this module:
 =============================  =================================================
 
 Checkpoints are written atomically and read with ``weights_only=True``. A
-checkpoint carries the *model signature* (the fields that decide the network's
-shape); loading it under another signature fails with a message naming the
-differing fields. New checkpoints also record ``epoch_done``, the 1-based
+checkpoint carries the *model signature*: the fields that decide the network's
+shape and what it was trained on (the data files' size, the unseen classes,
+the sha256 of ``classes.tsv``, the seed); loading it under another signature
+fails with a message naming the differing fields, so a ``best.pt`` copied into
+another run folder is refused by ``evaluate``, ``predict`` and :func:`pgfa.load`.
+Older checkpoints lack the identity fields and are checked on the rest. New checkpoints also record ``epoch_done``, the 1-based
 number of the epoch whose model they hold (:func:`checkpoint_epoch`).
 
 A foundation-level module: it imports config, io, data, text and models only.
@@ -30,6 +33,8 @@ A foundation-level module: it imports config, io, data, text and models only.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +50,7 @@ from pgfa.data.release import check_fixed_unseen
 from pgfa.data.skeletons import SkeletonSet
 from pgfa.data.splits import ZeroShotSplit, make_zero_shot_split
 from pgfa.errors import PgfaError
-from pgfa.io import keep_previous as keep_earlier, atomic_write, write_json, write_npy, write_text
+from pgfa.io import keep_previous as keep_earlier, atomic_write, sha256_file, write_json, write_npy, write_text
 from pgfa.models.model import model_from_config
 from pgfa.runtime import pick_device
 from pgfa.text.cache import embed_texts
@@ -53,9 +58,9 @@ from pgfa.text.classes import ClassText, read_class_file, resolve_class_texts
 
 __all__ = [
     "CONFIG_FILE", "CLASSES_FILE", "TEXT_FEATURES_FILE", "SPLIT_FILE", "HISTORY_FILE", "LAST", "BEST",
-    "STAGE1_LAST", "STAGE1_BEST", "SELECTION_FILE", "SIGNATURE_KEYS", "CheckpointError", "RunInputs", "RunMetrics",
+    "STAGE1_LAST", "STAGE1_BEST", "SELECTION_FILE", "SIGNATURE_KEYS", "IDENTITY_KEYS", "RUN_FILE_PATTERNS", "is_run_entry", "CheckpointError", "RunFolderError", "RunInputs", "RunMetrics",
     "prepare_inputs", "write_run_files", "load_run_inputs", "model_signature", "build_run_model",
-    "model_from_signature", "load_model", "load_run_model", "save_checkpoint", "load_checkpoint",
+    "model_from_signature", "folder_signature", "signature_differences", "classes_text", "load_model", "load_run_model", "save_checkpoint", "load_checkpoint",
     "checkpoint_epoch", "read_config", "write_history", "output_suffix", "metrics_path", "write_metrics",
     "read_metrics", "read_current_metrics", "write_selection", "read_selection",
 ]
@@ -73,10 +78,45 @@ STAGE1_BEST = "stage1_best.pt"
 SELECTION_FILE = "alignment_selection.json"
 
 SIGNATURE_KEYS = ("backbone", "layout", "in_channels", "text_dim", "num_classes")
+#: What a checkpoint was trained on, besides its shape: the data files' total size, the unseen classes, the
+#: sha256 of ``classes.tsv`` and the seed. Checked only where both sides have them (older checkpoints lack them).
+IDENTITY_KEYS = ("data_bytes", "unseen", "classes_sha256", "seed")
+# Files that count as the data of a folder given as --data (their sizes make ``data_bytes``).
+_DATA_SUFFIXES = (".npy", ".npz", ".pkl", ".pickle", ".skeleton", ".h5", ".hdf5")
+
+
+#: Names pgfa writes in a run folder (fnmatch patterns): ``--force`` deletes a folder holding nothing else.
+RUN_FILE_PATTERNS = (
+    CONFIG_FILE, CLASSES_FILE, TEXT_FEATURES_FILE, TEXT_FEATURES_SOURCE_FILE, "imported.json", SPLIT_FILE,
+    HISTORY_FILE, LAST, BEST, STAGE1_LAST, STAGE1_BEST, SELECTION_FILE, "metrics*.json", "confusion*.png",
+    "per_class*.png", "feature_map*.png", ".*.tmp*",  # the last: pgfa.io.atomic_write's temporary files
+)
+#: Sub-folders pgfa writes in a run folder: runs of their own (``pgfa tune-alignment``'s development runs).
+RUN_SUBFOLDERS = ("alignment-dev",)
+
+
+def is_run_entry(entry: Path) -> bool:
+    """Whether ``entry`` (a file or folder inside a run folder) is one pgfa writes there.
+
+    A sub-folder counts only when it is :data:`RUN_SUBFOLDERS` and holds
+    nothing but run folders (checked all the way down).
+    """
+    if entry.is_symlink():
+        return False
+    if entry.is_dir():
+        if entry.name in RUN_SUBFOLDERS:
+            return all(p.is_dir() and not p.is_symlink() and all(is_run_entry(q) for q in p.iterdir())
+                       for p in entry.iterdir())
+        return False
+    return entry.is_file() and any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in RUN_FILE_PATTERNS)
 
 
 class CheckpointError(PgfaError, RuntimeError):
     """A checkpoint that cannot be used here; the message says why."""
+
+
+class RunFolderError(PgfaError, RuntimeError):
+    """A run folder that does not fit its data any more (or is incomplete); the message says why."""
 
 
 @dataclass
@@ -121,11 +161,16 @@ def write_run_files(run: Path, config: TrainConfig, inputs: RunInputs) -> None:
     """Create ``run`` with the config, class texts, their embeddings and the split of a new run."""
     run.mkdir(parents=True, exist_ok=True)
     config.save(run / CONFIG_FILE)
-    write_text(run / CLASSES_FILE, "".join(f"{t.name}\t{t.description}\n" for t in inputs.texts))
+    write_text(run / CLASSES_FILE, classes_text(inputs.texts))
     write_npy(run / TEXT_FEATURES_FILE, inputs.text_features)
     write_json(run / SPLIT_FILE, inputs.split.to_json())
     if config.text_features:  # which embedding file the run used, and its hash
         write_json(run / TEXT_FEATURES_SOURCE_FILE, file_provenance(config.text_features))
+
+
+def classes_text(texts: list[ClassText]) -> str:
+    """The content of ``classes.tsv`` (its sha256 is the checkpoint's ``classes_sha256``)."""
+    return "".join(f"{t.name}\t{t.description}\n" for t in texts)
 
 
 def read_config(run: str | Path) -> TrainConfig:
@@ -150,7 +195,7 @@ def load_run_inputs(run: Path, config: TrainConfig, skeletons: SkeletonSet | Non
     split = make_zero_shot_split(skeletons, config.unseen, config.val_fraction, config.seed)
     saved = json.loads((run / SPLIT_FILE).read_text())
     if saved["unseen_test"] != split.unseen_test.tolist() or saved["train"] != split.train.tolist():
-        raise RuntimeError(
+        raise RunFolderError(
             f"{run}: the data at {config.data} no longer gives the split recorded in {SPLIT_FILE} "
             "(the data changed since training); evaluation would not be comparable"
         )
@@ -161,14 +206,61 @@ def load_run_inputs(run: Path, config: TrainConfig, skeletons: SkeletonSet | Non
 
 
 def model_signature(config: TrainConfig, inputs: RunInputs) -> dict:
-    """The fields that decide the network's shape (stored in every checkpoint)."""
+    """What a checkpoint must match: the network's shape and what it was trained on (stored in every checkpoint).
+
+    :data:`SIGNATURE_KEYS` decide the shape; :data:`IDENTITY_KEYS` tell a
+    checkpoint copied from a run on other data, classes or seed (``data`` is
+    recorded for the reader, not compared: data may move).
+    """
     return {
         "backbone": config.backbone,
         "layout": inputs.skeletons.layout,
         "in_channels": int(inputs.skeletons.data.shape[1]),
         "text_dim": int(inputs.text_features.shape[1]),
         "num_classes": len(inputs.texts),
+        **run_identity(config, hashlib.sha256(classes_text(inputs.texts).encode("utf-8")).hexdigest()),
     }
+
+
+def data_bytes(spec: str | None) -> int | None:
+    """Total size of the data a ``--data`` value names, or ``None`` when it names no file (``synthetic:...``).
+
+    A file counts itself; a folder the data files directly in it (``.npy``,
+    ``.npz``, ``.pkl``, ``.skeleton`` ...), so a note added beside them
+    changes nothing. Only sizes are read (fast for any dataset size).
+    """
+    if not spec:
+        return None
+    path = Path(str(spec).removeprefix("features:"))
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir() if p.suffix.lower() in _DATA_SUFFIXES and p.is_file())
+    return None
+
+
+def run_identity(config: TrainConfig, classes_sha256: str | None) -> dict:
+    """The :data:`IDENTITY_KEYS` of a run (``data_bytes`` is ``None`` when the data is not at hand)."""
+    return {"data": str(config.data), "data_bytes": data_bytes(config.data),
+            "unseen": sorted(int(c) for c in config.unseen), "classes_sha256": classes_sha256,
+            "seed": int(config.seed)}
+
+
+def folder_signature(run: str | Path, config: TrainConfig) -> dict:
+    """The signature a run folder's checkpoints must match, from the folder alone (no data loading).
+
+    Used by ``predict`` and :func:`pgfa.load`: the backbone (config), the
+    text size and class count (``text_features.npy``), and the identity keys.
+    """
+    run = Path(run)
+    signature: dict[str, Any] = {"backbone": config.backbone}
+    try:
+        features = np.load(run / TEXT_FEATURES_FILE, mmap_mode="r")
+        signature.update(text_dim=int(features.shape[1]), num_classes=int(features.shape[0]))
+    except (OSError, ValueError, IndexError):
+        pass  # an imported or older folder without it: the shape is checked when the weights load
+    classes = run / CLASSES_FILE
+    return {**signature, **run_identity(config, sha256_file(classes) if classes.is_file() else None)}
 
 
 def model_from_signature(config: TrainConfig, signature: dict, device: torch.device | str | None = None
@@ -198,10 +290,15 @@ def load_model(run: str | Path, checkpoint: str = BEST, device: str = "auto", si
     config = read_config(run)
     if Path(checkpoint).name != checkpoint:
         raise ValueError(f"checkpoint {checkpoint!r} must be a file name inside the run folder ({BEST} or {LAST})")
-    state = load_checkpoint(run / checkpoint, signature)
+    state = load_checkpoint(run / checkpoint, folder_signature(run, config) if signature is None else signature)
     dev = pick_device(device)
     model = model_from_signature(config, state["signature"], dev).to(dev)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:  # weights of another network than config.yaml describes
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{run / checkpoint}: its weights do not fit the model of {run / CONFIG_FILE} "
+                              f"({first})") from None
     return config, state, model, dev
 
 
@@ -215,7 +312,10 @@ def load_run_model(run: str | Path, checkpoint: str = BEST, device: str = "auto"
     run = Path(run)
     config = read_config(run)
     inputs = load_run_inputs(run, config, skeletons)
-    _, state, model, dev = load_model(run, checkpoint, device, model_signature(config, inputs))
+    signature = model_signature(config, inputs)
+    if (run / CLASSES_FILE).is_file():  # the file's own bytes, as hashed when the run was trained
+        signature["classes_sha256"] = sha256_file(run / CLASSES_FILE)
+    _, state, model, dev = load_model(run, checkpoint, device, signature)
     return config, inputs, state, model, dev
 
 
@@ -234,16 +334,34 @@ def load_checkpoint(path: str | Path, signature: dict[str, Any] | None = None) -
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path}: not a readable pgfa checkpoint ({type(err).__name__}: {err})") from None
+        first = (str(err).strip().splitlines() or [""])[0]  # torch's messages run over many lines
+        raise CheckpointError(f"{path}: not a readable pgfa checkpoint ({type(err).__name__}: {first})") from None
     if not isinstance(state, dict) or "model" not in state or "signature" not in state:
         raise CheckpointError(f"{path}: not a pgfa checkpoint (no model/signature entries)")
     if signature is not None:
-        stored = state["signature"]
-        diff = [f"{k}: checkpoint {stored.get(k)!r}, config {signature.get(k)!r}"
-                for k in SIGNATURE_KEYS if stored.get(k) != signature.get(k)]
+        diff = signature_differences(state["signature"], signature)
         if diff:
-            raise CheckpointError(f"{path}: checkpoint is from another configuration ({'; '.join(diff)})")
+            raise CheckpointError(f"{path}: checkpoint is from another configuration ({'; '.join(diff)}); "
+                                  "use it with the run folder it was trained in")
     return state
+
+
+def signature_differences(stored: dict, expected: dict) -> list[str]:
+    """``"key: checkpoint X, config Y"`` for each differing key.
+
+    Shape keys are compared whenever ``expected`` has them; identity keys
+    only where both sides have a value (a checkpoint written before they
+    existed, or a run whose data is not at hand, is not refused for them).
+    """
+    diff = []
+    for k in SIGNATURE_KEYS:
+        if k in expected and stored.get(k) != expected[k]:
+            diff.append(f"{k}: checkpoint {stored.get(k)!r}, config {expected[k]!r}")
+    for k in IDENTITY_KEYS:
+        if stored.get(k) is not None and expected.get(k) is not None and stored[k] != expected[k]:
+            what = {"data_bytes": " (the data files' total size)", "classes_sha256": " (classes.tsv)"}.get(k, "")
+            diff.append(f"{k}{what}: checkpoint {stored[k]!r}, config {expected[k]!r}")
+    return diff
 
 
 def checkpoint_epoch(state: dict) -> int:

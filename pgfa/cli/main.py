@@ -26,6 +26,9 @@ from pgfa.cli.commands import COMMANDS
 from pgfa.cli.evaluate import print_metrics  # noqa: F401 - re-exported (older callers import it from here)
 from pgfa.errors import PgfaError
 
+# Commands that may read a pyskl .pkl (directly or through a run's config.yaml): they take --trust-pickle.
+TRUST_PICKLE_COMMANDS = ("train", "evaluate", "predict", "show", "reproduce", "tune-alignment", "export-features",
+                         "import-checkpoint")
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 # pgfa error classes that predate pgfa.errors and may not yet derive from PgfaError.
@@ -49,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         # also accepted after the sub-command; SUPPRESS keeps a top-level --debug from being reset
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the Python traceback of an error (also: PGFA_DEBUG=1)")
+        if command.name in TRUST_PICKLE_COMMANDS:
+            p.add_argument("--trust-pickle", action="store_true",
+                           help="read .pkl files with plain pickle.load, which runs any code the file names; "
+                                "only for files you trust (default: a restricted reader that runs no code)")
     return parser
 
 
@@ -96,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {command.name: command.run for command in COMMANDS}
     try:
         _threads()
+        if getattr(args, "trust_pickle", False):
+            from pgfa.data.safe_pickle import trusting_pickles
+
+            with trusting_pickles():
+                return handlers[args.command](args)
         return handlers[args.command](args)
     except KeyboardInterrupt:
         print("interrupted; the last finished epoch is saved and the same command resumes it", file=sys.stderr)

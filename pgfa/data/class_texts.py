@@ -46,6 +46,7 @@ from pathlib import Path
 
 from pgfa.data.skeletons import ClassText
 from pgfa.data.synthetic.catalogue import synthetic_class_texts
+from pgfa.io import read_utf8
 
 __all__ = ["BUILTIN_DATASETS", "ClassText", "builtin_classes", "read_class_file"]
 
@@ -98,7 +99,7 @@ def read_class_file(path: str | Path) -> list[ClassText]:
     if not path.is_file():
         raise FileNotFoundError(f"class file not found: {path}")
     classes: list[ClassText] = []
-    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, raw in enumerate(read_utf8(path).splitlines(), start=1):
         if not raw.strip():
             continue
         parts = raw.split("\t")

@@ -168,7 +168,7 @@ def _class_texts(folder: Path) -> tuple[list[str] | None, list[str] | None]:
     path = folder / "classes.tsv"
     if not path.is_file():
         return None, None
-    from pgfa.text.classes import read_class_file
+    from pgfa.data.class_texts import read_class_file
 
     texts = read_class_file(path)
     return [t.name for t in texts], [t.description for t in texts]
@@ -259,7 +259,7 @@ def placeholder_texts(path: str | Path) -> list:
 
     Only names are needed then (for reports); the embeddings themselves come from ``path``.
     """
-    from pgfa.text.classes import ClassText
+    from pgfa.data.skeletons import ClassText
 
     return [ClassText(f"class {i}") for i in range(len(load_text_features(path)))]
 

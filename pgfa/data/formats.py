@@ -45,6 +45,7 @@ from pgfa.data.preprocess import preprocess_sequence
 from pgfa.data.safe_pickle import load_pickle
 from pgfa.data.skeletons import SkeletonSet
 from pgfa.data.synthetic import generate
+from pgfa.io import read_utf8
 
 __all__ = ["DataError", "load_ctrgcn_npz", "load_pyskl_pickle", "load_sequences", "load_skeletons",
            "parse_synthetic_spec"]
@@ -295,7 +296,7 @@ def _load_npy_folder(folder: Path) -> SkeletonSet:
 def _sibling_classes(path: Path) -> list[str] | None:
     names = path.with_name("classes.txt")
     if names.is_file():
-        return [line.split("\t")[0].strip() for line in names.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [line.split("\t")[0].strip() for line in read_utf8(names).splitlines() if line.strip()]
     return None
 
 
@@ -463,7 +464,9 @@ def _sequence_files(paths: list[str | Path]) -> list[Path]:
         else:
             raise DataError(f"{p}: no such file or folder")
     if not files:
-        raise DataError("no input sequences (.skeleton, .npy or .pkl) found")
+        given = ", ".join(str(p) for p in paths)
+        raise DataError(f"{given}: no input sequences found (.skeleton, .npy, .pkl or a recording: "
+                        f"{', '.join(sorted(_RECORDING_SUFFIXES))})")
     return files
 
 

@@ -49,7 +49,7 @@ from pgfa.data.errors import DataError, DiskFullError
 from pgfa.data.ntu import read_ntu_skeleton
 from pgfa.data.pku import cut_pku_clips, read_pku_labels, read_pku_skeleton
 from pgfa.data.preprocess import preprocess_sequence
-from pgfa.io import sha256_file
+from pgfa.io import sha256_file, usual_permissions
 
 # Cross-subject training performers (SPEC §2 for NTU-60; NTU-120 adds its own
 # published list, from the NTU RGB+D 120 paper).
@@ -359,6 +359,7 @@ class _Staging:
 
     def _swap_in(self) -> None:
         """Rename the staging folder onto ``out``; an old ``out`` is moved aside first and deleted last."""
+        usual_permissions(self.dir)  # mkdtemp made it 0700; the output gets what mkdir would give
         if not (self.out.exists() or self.out.is_symlink()):
             os.replace(self.dir, self.out)
             return

@@ -132,7 +132,7 @@ def load_release_folder(folder: str | Path) -> ReleaseSkeletonSet:
     ``test`` = the unseen rows; class names and descriptions are pgfa's
     built-in texts of the dataset (class ids index them directly).
     """
-    from pgfa.text.builtin import builtin_classes
+    from pgfa.data.class_texts import builtin_classes
 
     folder = Path(folder)
     missing = [name for name in RELEASE_FILES if not (folder / name).is_file()]

@@ -21,6 +21,8 @@ vouches for.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import pickle
 from pathlib import Path
@@ -28,7 +30,24 @@ from typing import Any
 
 from pgfa.data.errors import DataError
 
-__all__ = ["ALLOWED_GLOBALS", "load_pickle"]
+__all__ = ["ALLOWED_GLOBALS", "load_pickle", "trusting_pickles"]
+
+# Set by ``--trust-pickle`` for one command (see :func:`trusting_pickles`).
+_TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("pgfa_trust_pickle", default=False)
+
+
+@contextlib.contextmanager
+def trusting_pickles():
+    """Within the block every :func:`load_pickle` behaves as ``trust=True`` (the CLI's ``--trust-pickle``).
+
+    Why a context: the flag must reach the pickles read deep inside train,
+    evaluate, reproduce... without a parameter on every function between.
+    """
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
 
 #: (module, name) pairs a pyskl-style pickle may name; see the module docstring.
 ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
@@ -85,6 +104,7 @@ def load_pickle(path: str | Path, trust: bool = False) -> Any:
             global, and says how to opt in).
     """
     path = Path(path)
+    trust = trust or _TRUSTED.get()
     try:
         with open(path, "rb") as f:
             return pickle.load(f) if trust else _RestrictedUnpickler(f).load()

@@ -26,7 +26,6 @@ loss is always computed in float32. ``compile`` wraps the model in
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -37,8 +36,9 @@ from tqdm.auto import tqdm
 from pgfa.config import TrainConfig
 from pgfa.data.skeletons import SkeletonSet
 from pgfa.errors import PgfaError
-from pgfa.run import BEST, CONFIG_FILE, LAST, STAGE1_LAST, build_run_model, model_signature, prepare_inputs, \
-    write_history, write_run_files
+from pgfa.io import ReplaceRefused, SetAside, check_replaceable, input_relation, recover_set_aside, remove_stale_tmp
+from pgfa.run import BEST, CONFIG_FILE, LAST, STAGE1_LAST, build_run_model, is_run_entry, model_signature, \
+    prepare_inputs, write_history, write_run_files
 from pgfa.runtime import pick_device, tune_cpu_allocator
 from pgfa.scoring import seen_validation
 from pgfa.training import distributed as dist_utils
@@ -60,12 +60,29 @@ class RunExistsError(PgfaError, RuntimeError):
     """The output folder holds another run; nothing was changed."""
 
 
+def input_paths(config: TrainConfig) -> list[str]:
+    """The files and folders a run reads, which ``--force`` must never delete (``data`` may be ``features:DIR``)."""
+    data = str(config.data).removeprefix("features:") if config.data else None
+    return [p for p in (data, config.classes, config.text_features) if p]
+
+
 def check_run_folder(out: Path, config: TrainConfig, force: bool) -> str:
     """Decide what to do with ``out``: ``"resume"``, ``"new"`` or ``"replace"``.
 
     Nothing is created or deleted here, so a run that fails while loading its
-    inputs leaves the folder as it was.
+    inputs leaves the folder as it was. ``"replace"`` (``--force``) is only
+    returned for a folder pgfa may delete: a run folder (``config.yaml`` and
+    nothing but pgfa's files, :func:`pgfa.run.is_run_entry`) that neither is,
+    contains nor lies inside an input; otherwise :class:`pgfa.io.ReplaceRefused`
+    names the file that would have been lost.
     """
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise RunExistsError(f"{out} exists and is not a folder; choose another --out")
+    if force and out.exists():  # refuse early, before any work, when --force may not delete it
+        overlap = input_relation(out, input_paths(config))
+        if overlap is not None:
+            raise ReplaceRefused(f"{out}: --force would delete it, but it {overlap[0]} the input {overlap[1]}; "
+                                 "give another --out")
     cfg_path = out / CONFIG_FILE
     if cfg_path.is_file():
         previous = TrainConfig.load(cfg_path)
@@ -80,12 +97,29 @@ def check_run_folder(out: Path, config: TrainConfig, force: bool) -> str:
                 f"{out} already holds a run with a different configuration (or no checkpoint); "
                 "choose another --out, or pass --force to delete it and start over"
             )
+        check_replaceable(out, input_paths(config), is_run_entry, "pgfa run folder", CONFIG_FILE)
         return "replace"
     if out.exists() and any(out.iterdir()):
         if not force:
             raise RunExistsError(f"{out} exists and is not empty; choose another --out or pass --force")
+        check_replaceable(out, input_paths(config), is_run_entry, "pgfa run folder", CONFIG_FILE)
         return "replace"
     return "new"
+
+
+def has_checkpoint(out: Path) -> bool:
+    """Whether a run folder got as far as a checkpoint it can resume from (or use)."""
+    return any((out / name).is_file() for name in (LAST, STAGE1_LAST, BEST))
+
+
+def tidy_run_folder(out: Path, log: Callable[[str], None]) -> None:
+    """Clear what a killed earlier run left: its ``.tmp`` checkpoint writes, a folder ``--force`` set aside."""
+    for line in recover_set_aside(out, has_checkpoint):
+        log(line)
+    if not (out / CONFIG_FILE).is_file():  # only a run folder's own leftovers are pgfa's to delete
+        return
+    for path in remove_stale_tmp(out):
+        log(f"removed {path} (an unfinished write of a killed run)")
 
 
 def batch_loss(skeleton: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, scale: float,
@@ -305,21 +339,36 @@ def train(
     ``skeletons`` stands in for ``config.data`` (data already in memory).
     """
     ctx = dist_utils.init_distributed(config.device, pick=pick_device)
+    replaced: list[SetAside] = []  # the old run folder under --force, until the new one is worth keeping
     try:
-        session = _start_session(config, Path(out), skeletons, force, progress, log, ctx)
-        return METHODS[config.method].train(session)
+        session = _start_session(config, Path(out), skeletons, force, progress, log, ctx, replaced)
+        result = METHODS[config.method].train(session)
+    except BaseException:
+        for aside in replaced:  # a failed start gives the old run back; a resumable new one is kept
+            aside.discard() if has_checkpoint(Path(out)) else aside.restore()
+        raise
+    else:
+        for aside in replaced:
+            aside.discard()
+        return result
     finally:
         dist_utils.cleanup(ctx)
 
 
 def _start_session(config: TrainConfig, out: Path, skeletons: SkeletonSet | None, force: bool, progress: bool,
-                   log: Callable[[str], None] | None, ctx: DistContext) -> TrainingSession:
-    """Check the folder, seed, load the inputs, write the run's files and build the model."""
+                   log: Callable[[str], None] | None, ctx: DistContext, replaced: list) -> TrainingSession:
+    """Check the folder, seed, load the inputs, write the run's files and build the model.
+
+    A folder replaced under ``--force`` is appended to ``replaced`` (a
+    :class:`pgfa.io.SetAside`) for :func:`train` to delete or restore.
+    """
     if not ctx.is_main:
         log = lambda message: None  # noqa: E731 - rank 0 speaks for all
     log = log or tqdm.write  # prints above a live progress bar instead of through it
     if ctx.enabled and not METHODS[config.method].multi_process:
         raise ValueError(f"the {config.method} method trains in one process; run it without torchrun")
+    if ctx.is_main:
+        tidy_run_folder(out, log)
     action = dist_utils.run_on_main(lambda: check_run_folder(out, config, force))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -334,18 +383,24 @@ def _start_session(config: TrainConfig, out: Path, skeletons: SkeletonSet | None
         raise ValueError(f"{ctx.world_size} processes need a batch size and a training set of at least "
                          f"{ctx.world_size} samples (batch size {config.batch_size}, {len(split.train)} samples)")
     if ctx.is_main:
-        _write_folder(out, config, inputs, action)
+        replaced.extend(_write_folder(out, config, inputs, action))
     module = build_run_model(config, inputs, ctx.device).to(ctx.device)
     return TrainingSession(config, out, inputs, module, model_signature(config, inputs), ctx.device, log, progress,
                            ctx, resuming=action == "resume")
 
 
-def _write_folder(out: Path, config: TrainConfig, inputs, action: str) -> None:
-    """Replace (``--force``), update the config of (resume) or create the run folder."""
+def _write_folder(out: Path, config: TrainConfig, inputs, action: str) -> list[SetAside]:
+    """Replace (``--force``), update the config of (resume) or create the run folder.
+
+    Returns the old folder set aside by a replacement (empty list otherwise).
+    """
+    replaced = []
     if action == "replace":  # asked for with --force, and only once the inputs are known to be good
-        shutil.rmtree(out)
+        check_replaceable(out, input_paths(config), is_run_entry, "pgfa run folder", CONFIG_FILE)  # again
+        replaced.append(SetAside(out))  # moved beside out; deleted once the new run has a checkpoint
     if action == "resume":
         if TrainConfig.load(out / CONFIG_FILE) != config:
             config.save(out / CONFIG_FILE)  # records the new epoch count or device
     else:
         write_run_files(out, config, inputs)
+    return replaced
