@@ -52,13 +52,14 @@ TMP_MARK = ".tmp"
 _OLD_TMP_SECONDS = 3600
 
 
-def _writer_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a pid we cannot judge counts as alive, so its files are kept)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):
-        return True  # someone else's process, or not a pid we can judge: keep its file
+        return True  # someone else's process, or not a pid we can judge
     return True
 
 
@@ -83,7 +84,7 @@ def remove_stale_tmp(folder: str | Path) -> list[Path]:
         parts = stem[1:].split(".")  # "<name parts>", pid, random
         pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
         if pid is not None:
-            if pid == os.getpid() or _writer_alive(pid):  # ours (another thread) or a live writer's
+            if pid == os.getpid() or process_alive(pid):  # ours (another thread) or a live writer's
                 continue
         elif time.time() - path.stat().st_mtime < _OLD_TMP_SECONDS:
             continue
@@ -299,7 +300,7 @@ def recover_set_aside(out: str | Path, usable: Callable[[Path], bool]) -> list[s
         pid_text = aside.name.rsplit("-", 1)[-1]
         if aside.is_symlink() or not aside.is_dir() or not pid_text.isdigit():
             continue
-        if int(pid_text) != os.getpid() and _writer_alive(int(pid_text)):
+        if int(pid_text) != os.getpid() and process_alive(int(pid_text)):
             continue
         if out.is_dir() and usable(out):
             shutil.rmtree(aside, ignore_errors=True)

@@ -49,7 +49,7 @@ from pgfa.data.errors import DataError, DiskFullError
 from pgfa.data.ntu import read_ntu_skeleton
 from pgfa.data.pku import cut_pku_clips, read_pku_labels, read_pku_skeleton
 from pgfa.data.preprocess import preprocess_sequence
-from pgfa.io import sha256_file, usual_permissions
+from pgfa.io import process_alive, sha256_file, usual_permissions
 
 # Cross-subject training performers (SPEC §2 for NTU-60; NTU-120 adds its own
 # published list, from the NTU RGB+D 120 paper).
@@ -258,16 +258,6 @@ def _check_replaceable(out: Path, inputs: Sequence[Path]) -> None:
                         f"{', '.join(sorted(PREPARED_FILES))}; move the file away first")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # someone else's process, or not a pid we can judge: keep its folder
-    return True
-
-
 def remove_stale_staging(out: Path) -> list[Path]:
     """Delete staging folders (``.{out.name}.partial-*``) that a killed earlier run left beside ``out``.
 
@@ -283,7 +273,7 @@ def remove_stale_staging(out: Path) -> list[Path]:
             pid = int((folder / _STAGING_MARK).read_text().strip())
         except (OSError, ValueError):
             pid = None
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        if pid is not None and pid != os.getpid() and process_alive(pid):
             continue
         names = {p.name for p in folder.iterdir()}
         if names <= PREPARED_FILES | {_STAGING_MARK, "data.npy.resized"}:
