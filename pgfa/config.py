@@ -47,12 +47,16 @@ import yaml
 from pgfa.errors import ConfigError
 from pgfa.io import write_text
 
-__all__ = ["TrainConfig", "SECTIONS", "ADDED_FIELDS", "METHODS", "ConfigError", "read_config_file",
+__all__ = ["TrainConfig", "AUGMENTATIONS", "ALIGNMENTS", "TEXT_MODES", "SECTIONS", "ADDED_FIELDS", "METHODS",
+           "ConfigError", "read_config_file",
            "parse_assignments", "check_value", "field_help", "field_choices", "value_choices",
            "environment_checks"]
 
 METHODS = ("pgfa", "two-stage")
-TEXT_MODES = ("name", "description", "both")
+TEXT_MODES = ("name", "description", "both", "parts", "templates", "ensemble")
+# Skeleton augmentations (pgfa.training.augment); applied to training batches only, none by default.
+AUGMENTATIONS = ("rotate", "scale", "shear", "crop", "speed", "noise", "mirror")
+ALIGNMENTS = ("paper", "guarded")
 BACKBONE_IMPLS = ("auto", "fast", "plain")
 DATA_ON_DEVICE = ("auto", "always", "never")
 
@@ -80,7 +84,8 @@ class TrainConfig:
     classes: str | None = _field(None, "class file (one 'name' or 'name<TAB>description' per line) or a built-in "
                                        "dataset name (default: names from the data)")
     text_encoder: str = _field("minilm", "minilm (default), mpnet, a registered encoder, or a local model folder")
-    text_mode: str = _field("description", "which class text to embed (default: description where there is one)",
+    text_mode: str = _field("description", "which class text to embed (default: description where there is one); "
+                                           "parts, templates, ensemble: several texts per class, embeddings averaged",
                             TEXT_MODES)
     layout: str | None = _field(None, "convert the data to this joint layout first (kinect_v1_20 -> ntu25)")
     method: str = _field("pgfa", "pgfa: end-to-end contrastive (default); two-stage: classifier, then a "
@@ -118,6 +123,11 @@ class TrainConfig:
                                  DATA_ON_DEVICE)
     text_features: str | None = _field(None, "a .npy of precomputed (K, D) class embeddings, used instead of "
                                              "the text encoder")
+    # Added with issue 19 (ADDED_FIELDS); each default keeps the paper's behaviour.
+    augment: list[str] = _field(help="skeleton augmentations of training batches: " + ", ".join(AUGMENTATIONS)
+                                     + " (default: none, as the paper)", factory=list)
+    align_rule: str = _field("paper", "alignment rule at evaluation: paper (SPEC 7) or guarded (blend by support)",
+                            ALIGNMENTS)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -164,17 +174,18 @@ class TrainConfig:
 # Which section of a config file each field belongs to; every field is in exactly one.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("data", "unseen", "classes", "layout", "frames", "val_fraction"),
-    "model": ("method", "backbone", "backbone_options", "backbone_impl", "dropout"),
+    "model": ("method", "backbone", "backbone_options", "backbone_impl", "dropout", "augment"),
     "text": ("text_encoder", "text_mode", "text_features"),
     "optimisation": ("epochs", "max_steps", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs",
                      "lr_steps", "lr_decay", "logit_scale", "bn_recalibration", "seed"),
-    "alignment": ("alpha", "align_temperature"),
+    "alignment": ("alpha", "align_temperature", "align_rule"),
     "runtime": ("device", "amp", "compile", "data_on_device"),
 }
 SECTION_OF = {name: section for section, names in SECTIONS.items() for name in names}
 
 # Fields newer than the first config.yaml format: written only when not at their default.
-ADDED_FIELDS = ("max_steps", "backbone_options", "backbone_impl", "data_on_device", "text_features")
+ADDED_FIELDS = ("max_steps", "backbone_options", "backbone_impl", "data_on_device", "text_features", "augment",
+                "align_rule")
 
 # field -> (test, what the value must be); applied after the type check.
 _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -197,6 +208,8 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
     "alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "align_temperature": (lambda v: v > 0, "> 0 (or null for the paper's rule)"),
+    "augment": (lambda v: all(a in AUGMENTATIONS for a in v) and len(set(v)) == len(v),
+                "a list of distinct names from " + ", ".join(AUGMENTATIONS)),
     "backbone": (lambda v: v != "", "a non-empty string"),
     "text_encoder": (lambda v: v != "", "a non-empty string"),
     "device": (lambda v: v != "", "a non-empty string"),
