@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 import pgfa
 from pgfa.data.formats import load_skeletons
@@ -235,3 +236,40 @@ def test_import_evaluate_export_from_the_command_line(release, tmp_path, capsys)
     first = json.loads((run / "metrics.json").read_text())
     second = json.loads((again / "metrics.json").read_text())
     assert (second["zsl_top1"], second["zsl_top1_aligned"]) == (first["zsl_top1"], first["zsl_top1_aligned"])
+
+
+def test_reproduce_on_a_release_tree_trains_each_split_on_its_own_folder(tmp_path, capsys):
+    """``pgfa reproduce --setting A --dataset ntu60 --data data/zeroshot``: split_k's runs read split_k's folder."""
+    from pgfa.cli.main import main
+    from pgfa.data.split_registry import NAMED_SPLITS
+
+    names = ["split_1", "split_2", "split_3"]
+    unseen = {n: sorted(NAMED_SPLITS[f"ntu60/{n}"]) for n in names}
+    seen = [c for c in range(60) if not any(c in u for u in unseen.values())][:3]
+    for i, name in enumerate(names):
+        _write_split(tmp_path, unseen=unseen[name], seen=seen, per_class=2, seed=i, name=name)
+    text = tmp_path / "text.npy"
+    np.save(text, np.random.default_rng(1).normal(size=(60, 16)).astype(np.float32))
+    root, out = tmp_path / "data" / "zeroshot", tmp_path / "repro"
+    code = main(["reproduce", "--setting", "A", "--dataset", "ntu60", "--data", str(root), "--seeds", "0",
+                 "--epochs", "1", "--batch-size", "4", "--out", str(out),
+                 "--set", "warmup_epochs=1", f"text_features={text}", "device=cpu", f"frames={FRAMES}"])
+    assert code == 0, capsys.readouterr().err
+    for name in names:
+        run = out / "runs" / "pgfa" / f"ntu60_{name}" / "seed0"
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        assert Path(config["data"]) == (root / "ntu60" / name).resolve()
+        assert json.loads((run / "split.json").read_text())["unseen_classes"] == unseen[name]
+    assert "release's own folder of each split" in (out / "report.md").read_text()
+
+
+def test_reproduce_on_a_release_tree_missing_a_split_names_it_before_training(tmp_path, capsys):
+    from pgfa.cli.main import main
+
+    _write_split(tmp_path)  # split_1 only
+    out = tmp_path / "repro"
+    assert main(["reproduce", "--setting", "A", "--dataset", "ntu60", "--data", str(tmp_path / "data" / "zeroshot"),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "ntu60/split_2, ntu60/split_3" in err and "missing" in err
+    assert not out.exists()

@@ -46,7 +46,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     from pgfa.errors import ConfigError
     from pgfa.data.formats import load_skeletons
     from pgfa.data.splits import parse_class_list
-    from pgfa.experiments.reproduce import execute, make_plan
+    from pgfa.experiments.reproduce import execute, make_plan, release_folders
 
     if (args.setting is None) == (args.unseen_count is None):
         raise ValueError("give either --setting A|B|one-shot with --dataset, or --unseen-count K for random splits")
@@ -61,15 +61,17 @@ def run_reproduce(args: argparse.Namespace) -> int:
     # The data is read with the frame count the runs will record (issue 15: it used to be read at the
     # default 50 frames whatever --set frames=N said); checked against the plan below.
     frames = overrides.get("frames", TrainConfig.__dataclass_fields__["frames"].default)
-    skeletons = load_skeletons(data, frames=frames)
+    split_data = release_folders(args.setting or "random", data, args.dataset)  # {} unless a PGFA release tree
+    skeletons = None if split_data else load_skeletons(data, frames=frames)
     classes = args.classes
     if classes and Path(classes).is_file():
         classes = str(Path(classes).resolve())
     plan = make_plan(args.setting or "random", data, dataset=args.dataset, classes=classes,
                      seeds=parse_class_list(args.seeds), methods=[m.strip() for m in args.methods.split(",")],
-                     unseen_count=args.unseen_count, n_splits=args.splits, num_classes=skeletons.num_classes,
-                     overrides=overrides, tune_alignment=args.tune_alignment)
-    if plan.base.frames != frames:  # a setting that fixes its own frame count
+                     unseen_count=args.unseen_count, n_splits=args.splits,
+                     num_classes=skeletons.num_classes if skeletons is not None else None,
+                     overrides=overrides, tune_alignment=args.tune_alignment, split_data=split_data)
+    if skeletons is not None and plan.base.frames != frames:  # a setting that fixes its own frame count
         skeletons = load_skeletons(data, frames=plan.base.frames)
     results = execute(plan, args.out, skeletons=skeletons)
     for method in plan.methods:

@@ -21,6 +21,7 @@ import numpy as np
 
 from pgfa.config import METHODS, TrainConfig
 from pgfa.data.formats import load_skeletons
+from pgfa.data.release import ReleaseError, release_split_folder
 from pgfa.data.skeletons import SkeletonSet
 from pgfa.data.split_registry import NAMED_SPLITS, resolve_split
 from pgfa.data.splits import random_unseen
@@ -78,6 +79,7 @@ class Plan:
     tune_alignment: int = 0  # development splits per run for 'pgfa tune-alignment' (0: off)
     evaluate_last: bool = True  # also evaluate each run's final checkpoint (reported, never chosen)
     flat_folders: bool = False  # run folders OUT/<split> (one method, one seed) instead of OUT/runs/...
+    split_data: dict[str, str] = field(default_factory=dict)  # split -> its own data (a PGFA release tree)
 
     def folder(self, out: Path, method: str, split_name: str, seed: int) -> Path:
         if self.flat_folders:
@@ -119,16 +121,39 @@ def base_config(setting: str, data: str, dataset: str | None = None, classes: st
     return base, notes
 
 
+def release_folders(setting: str, data: str, dataset: str | None) -> dict[str, str]:
+    """Each split's folder when ``data`` is a PGFA release tree, else ``{}``.
+
+    The release ships one folder per split (``data/zeroshot/ntu60/split_1`` ...,
+    :mod:`pgfa.data.release`); ``--data`` may name ``data/zeroshot`` or
+    ``data/zeroshot/<dataset>``. A tree that holds some of the setting's
+    splits but not all is an error naming the missing ones, raised before
+    anything is trained.
+    """
+    if setting == "random" or (setting, dataset) not in SETTING_SPLITS or not Path(data).is_dir():
+        return {}
+    found = {name: release_split_folder(data, name) for name in SETTING_SPLITS[(setting, dataset)]}
+    if all(folder is None for folder in found.values()):
+        return {}
+    missing = [name for name, folder in found.items() if folder is None]
+    if missing:
+        raise ReleaseError(f"{data}: a PGFA release tree, but the folder of split(s) {', '.join(missing)} is "
+                           f"missing (or lacks one of its four .npy files)")
+    return {name: str(folder) for name, folder in found.items()}
+
+
 def make_plan(setting: str, data: str, dataset: str | None = None, classes: str | None = None,
               seeds: list[int] = (0,),
               methods: list[str] = ("pgfa",), unseen_count: int | None = None, n_splits: int = 3,
-              num_classes: int | None = None, overrides: dict | None = None, tune_alignment: int = 0) -> Plan:
+              num_classes: int | None = None, overrides: dict | None = None, tune_alignment: int = 0,
+              split_data: dict[str, str] | None = None) -> Plan:
     """Resolve a setting into concrete splits and a base config.
 
     ``overrides`` (``epochs``, ``batch_size``, any config field) replace the
     paper's values; the report lists every one of them. ``tune_alignment``
     > 0 also chooses each run's alignment settings on that many development
     splits of its seen classes (:mod:`pgfa.experiments.alignment_tuning`).
+    ``split_data`` (:func:`release_folders`) gives each split its own data.
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -151,18 +176,26 @@ def make_plan(setting: str, data: str, dataset: str | None = None, classes: str 
     if tune_alignment:
         notes.append(f"*aligned, tuned*: alpha and confidence temperature chosen per run by simulated zero-shot on "
                      f"{tune_alignment} development splits of its seen classes (seen-class training samples only)")
+    if split_data:
+        notes.append("data: the PGFA release's own folder of each split (" +
+                     ", ".join(f"{name}: {folder}" for name, folder in split_data.items()) + ")")
     return Plan(setting, dataset, base, splits, list(seeds), list(methods), one_shot=setting == "one-shot",
-                notes=notes, tune_alignment=tune_alignment)
+                notes=notes, tune_alignment=tune_alignment, split_data=dict(split_data or {}))
 
 
-def plan_and_data(setting: str, data: str, overrides: dict | None = None, **plan_options) -> tuple[Plan, SkeletonSet]:
+def plan_and_data(setting: str, data: str, overrides: dict | None = None,
+                  **plan_options) -> tuple[Plan, SkeletonSet | None]:
     """The plan of ``pgfa reproduce`` and its data, loaded once the base config is final.
 
     The data is read with the final ``frames`` (and every other override),
     so the runs train on what their ``config.yaml`` records. ``plan_options``
     are :func:`make_plan`'s (``dataset``, ``classes``, ``seeds``, ``methods``,
-    ``unseen_count``, ``n_splits``, ``tune_alignment``).
+    ``unseen_count``, ``n_splits``, ``tune_alignment``). On a PGFA release
+    tree the data is ``None``: :func:`execute` loads each split's own folder.
     """
+    split_data = release_folders(setting, data, plan_options.get("dataset"))
+    if split_data:
+        return make_plan(setting, data, overrides=overrides, split_data=split_data, **plan_options), None
     base, _ = base_config(setting, data, plan_options.get("dataset"), plan_options.get("classes"), overrides)
     skeletons = load_skeletons(base.data, frames=base.frames)
     plan = make_plan(setting, data, num_classes=skeletons.num_classes, overrides=overrides, **plan_options)
@@ -200,12 +233,17 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
     :func:`plan_and_data`); by default it is loaded here.
     """
     out = Path(out)
-    if skeletons is None:
+    if skeletons is None and not plan.split_data:
         skeletons = load_skeletons(plan.base.data, frames=plan.base.frames)
-    records, started = [], time.time()
+    records, started, loaded = [], time.time(), {}
     total = len(list(plan.runs()))
     for i, (method, split_name, unseen, seed) in enumerate(plan.runs(), start=1):
         config = dataclasses.replace(plan.base, unseen=list(unseen), seed=seed, method=method)
+        if plan.split_data:  # a release tree: this split's own folder (only the current one kept in memory)
+            config = dataclasses.replace(config, data=plan.split_data[split_name])
+            if split_name not in loaded:
+                loaded = {split_name: load_skeletons(config.data, frames=config.frames)}
+            skeletons = loaded[split_name]
         folder = plan.folder(out, method, split_name, seed)
         log(f"[{i}/{total}] {method} {split_name} seed {seed} -> {folder}")
         t0 = time.time()
