@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from pgfa.alignment.online import OnlineAligner
-from pgfa.alignment.prototype import prototype_align
+from pgfa.alignment.prototype import align_with_rule
 from pgfa.run import BEST, load_model
 from pgfa.scoring import cosine_scores, encode, unit
 from pgfa.text.cache import embed_texts
@@ -89,16 +89,19 @@ class ZeroShotRecognizer:
         ``online``, the sequences are taken as a stream in the given order
         (:class:`~pgfa.alignment.online.OnlineAligner`): each is ranked against
         the prototypes built from it and the sequences before it only.
+        Both use the run config's ``align_rule`` (paper or guarded).
         """
         texts = _as_class_texts(classes)
         raw = self._features(x)
         text = torch.from_numpy(self.encode_texts([t.text(self.config.text_mode) for t in texts]))
         alpha = self.config.alpha if alpha is None else alpha
         if online:
-            aligner = OnlineAligner(text, alpha, temperature=self.config.align_temperature)
+            aligner = OnlineAligner(text, alpha, temperature=self.config.align_temperature,
+                                    rule=self.config.align_rule)
             scores = torch.cat([aligner.score(f[None]) for f in unit(raw)]) if len(raw) else raw
         elif align:
-            scores = prototype_align(unit(raw), text, alpha, temperature=self.config.align_temperature).scores
+            scores = align_with_rule(self.config.align_rule, unit(raw), text, alpha,
+                                     temperature=self.config.align_temperature).scores
         else:
             scores = cosine_scores(raw, text)
         k = min(top_k, len(texts))

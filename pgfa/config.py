@@ -128,6 +128,9 @@ class TrainConfig:
                                      + " (default: none, as the paper)", factory=list)
     align_rule: str = _field("paper", "alignment rule at evaluation: paper (SPEC 7) or guarded (blend by support)",
                             ALIGNMENTS)
+    steps: int | None = _field(None, "training length in optimiser steps: the epochs are derived from the data "
+                                     "(ceil(steps / steps per epoch)) and max_steps = steps; warmup_epochs and "
+                                     "lr_steps stay in epochs (default: the epochs decide)")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -176,7 +179,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("data", "unseen", "classes", "layout", "frames", "val_fraction"),
     "model": ("method", "backbone", "backbone_options", "backbone_impl", "dropout", "augment"),
     "text": ("text_encoder", "text_mode", "text_features"),
-    "optimisation": ("epochs", "max_steps", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs",
+    "optimisation": ("epochs", "max_steps", "steps", "batch_size", "lr", "momentum", "weight_decay", "warmup_epochs",
                      "lr_steps", "lr_decay", "logit_scale", "bn_recalibration", "seed"),
     "alignment": ("alpha", "align_temperature", "align_rule"),
     "runtime": ("device", "amp", "compile", "data_on_device"),
@@ -185,7 +188,7 @@ SECTION_OF = {name: section for section, names in SECTIONS.items() for name in n
 
 # Fields newer than the first config.yaml format: written only when not at their default.
 ADDED_FIELDS = ("max_steps", "backbone_options", "backbone_impl", "data_on_device", "text_features", "augment",
-                "align_rule")
+                "align_rule", "steps")
 
 # field -> (test, what the value must be); applied after the type check.
 _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -195,6 +198,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "epochs": (lambda v: v >= 1, ">= 1"),
     "batch_size": (lambda v: v >= 1, ">= 1"),
     "max_steps": (lambda v: v >= 1, ">= 1 (or null for no step budget)"),
+    "steps": (lambda v: v >= 1, ">= 1 (or null: the epochs decide)"),
     "lr": (lambda v: v > 0, "> 0"),
     "momentum": (lambda v: v >= 0, ">= 0"),
     "weight_decay": (lambda v: v >= 0, ">= 0"),

@@ -9,13 +9,14 @@ the text features); before that the class is matched by its text. With the
 whole stream given in one update, the result equals batch alignment exactly.
 
 Cost grows with the stream (features are kept); ``window`` keeps only the
-most recent sequences for live use.
+most recent sequences for live use. ``rule="guarded"`` applies
+:func:`pgfa.alignment.prototype.guarded_align` the same way.
 """
 from __future__ import annotations
 
 import torch
 
-from pgfa.alignment.prototype import prototype_align
+from pgfa.alignment.prototype import align_with_rule
 
 __all__ = ["OnlineAligner"]
 
@@ -24,8 +25,9 @@ class OnlineAligner:
     """Label a stream of test features against unseen-class texts with growing prototypes."""
 
     def __init__(self, text: torch.Tensor, alpha: float, min_support: int = 1, window: int | None = None,
-                 temperature: float | None = None):
+                 temperature: float | None = None, rule: str = "paper"):
         self.text = text
+        self.rule = rule
         self.alpha = alpha
         self.temperature = temperature
         self.min_support = min_support
@@ -48,5 +50,6 @@ class OnlineAligner:
         if self.window is not None and len(stream) > self.window:
             stream = stream[-self.window :]
             self._features = [stream]
-        result = prototype_align(stream, self.text, self.alpha, self.min_support, temperature=self.temperature)
+        result = align_with_rule(self.rule, stream, self.text, self.alpha, min_support=self.min_support,
+                                 temperature=self.temperature)
         return result.scores[-len(features) :]

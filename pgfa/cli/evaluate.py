@@ -4,12 +4,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pgfa.config import ALIGNMENTS
+
 
 def add_evaluate(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="unseen-class accuracy of a trained run, with and without alignment")
     p.add_argument("run", help="run folder written by 'pgfa train'")
     p.add_argument("--no-align", action="store_true", help="skip prototype alignment")
     p.add_argument("--alpha", type=float, help="support factor (default: the run's config)")
+    p.add_argument("--align-rule", choices=ALIGNMENTS,
+                   help="alignment rule: paper (SPEC 7) or guarded (prototypes blended by support); an "
+                        "evaluation-time setting, no retraining (default: the run's config, align_rule)")
     p.add_argument("--device", default="auto")
     p.add_argument("--checkpoint", default="best.pt",
                    help="checkpoint in the run folder: best.pt (chosen on seen-class validation, default) or "
@@ -32,6 +37,8 @@ def add_tune_alignment(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     p.add_argument("--dev-count", type=int,
                    help="seen classes held out per development split (default: as many as the run's unseen classes)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--compare-rules", action="store_true",
+                   help="also score the guarded alignment rule (default: the paper's rule only)")
     return p
 
 
@@ -49,11 +56,16 @@ def print_metrics(m: dict) -> None:
     print(f"checkpoint chosen on: {m['selected_on']}")
     if m.get("zsl_top1_aligned") is not None and m.get("alpha_source"):
         print(f"alignment settings from: {m['alpha_source']}")
+    others = {r: v for r, v in (m.get("zsl_top1_aligned_by_rule") or {}).items() if r != m.get("align_rule")}
+    if others:
+        print("other alignment rules, same settings, top-1: "
+              + ", ".join(f"{r} {100 * v:.1f}%" for r, v in others.items()))
 
 
 def _alignment_label(m: dict) -> str:
     temperature = m.get("align_temperature")
-    return f"alpha={m['alpha']}" + ("" if temperature is None else f", temperature={temperature:.3g}")
+    rule = m.get("align_rule")
+    return ("" if rule in (None, "paper") else f"{rule}, ") + f"alpha={m['alpha']}" + ("" if temperature is None else f", temperature={temperature:.3g}")
 
 
 def _print_gzsl(g: dict | None, alignment: str) -> None:
@@ -97,7 +109,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(args.run, align=not args.no_align, alpha=args.alpha, device=args.device,
                            checkpoint=args.checkpoint, one_shot=args.one_shot, one_shot_seed=args.one_shot_seed,
-                           one_shot_draws=args.one_shot_draws, tuned_alignment=args.tuned_alignment)
+                           one_shot_draws=args.one_shot_draws, tuned_alignment=args.tuned_alignment,
+                           align_rule=args.align_rule)
     print_metrics(metrics)
     print(f"written: {Path(args.run) / ('metrics' + output_suffix(args.checkpoint, args.tuned_alignment) + '.json')}")
     return 0
@@ -106,7 +119,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_tune_alignment(args: argparse.Namespace) -> int:
     from pgfa.experiments.alignment_tuning import SELECTION_FILE, tune_alignment
 
-    selection = tune_alignment(args.run, dev_splits=args.dev_splits, dev_count=args.dev_count, device=args.device)
+    selection = tune_alignment(args.run, dev_splits=args.dev_splits, dev_count=args.dev_count, device=args.device,
+                               rules=ALIGNMENTS if args.compare_rules else ("paper",))
     print(f"\nmean top-1 on the held-out seen classes over {len(selection['splits'])} development splits:")
     for key, value in sorted(selection["mean_top1"].items(), key=lambda kv: -kv[1]):
         mark = "  <- chosen" if key == selection["chosen"] else ""

@@ -27,6 +27,10 @@ def add_reproduce(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="instead of the paper's 128")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override any config field (repeatable)")
+    p.add_argument("--preset", choices=("small",),
+                   help="small: batch size, epochs, warm-up and lr decay resolved per run from its own seen-class "
+                        "training samples, plus the options chosen on seen-class development splits (the report "
+                        "says what each run got); --epochs, --batch-size and --set win over the preset")
     p.add_argument("--out", required=True, help="folder for the runs, report.md and results.json")
     p.add_argument("--tune-alignment", type=int, default=0, metavar="N",
                    help="also choose each run's alignment settings on N development splits of its seen classes "
@@ -70,7 +74,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
                      seeds=parse_class_list(args.seeds), methods=[m.strip() for m in args.methods.split(",")],
                      unseen_count=args.unseen_count, n_splits=args.splits,
                      num_classes=skeletons.num_classes if skeletons is not None else None,
-                     overrides=overrides, tune_alignment=args.tune_alignment, split_data=split_data)
+                     overrides=overrides, tune_alignment=args.tune_alignment, split_data=split_data,
+                     preset=getattr(args, "preset", None))
     if skeletons is not None and plan.base.frames != frames:  # a setting that fixes its own frame count
         skeletons = load_skeletons(data, frames=plan.base.frames)
     results = execute(plan, args.out, skeletons=skeletons)

@@ -92,6 +92,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _add_config_flags(p)
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override any config field (repeatable; values are YAML: lr_steps=[30,40])")
+    p.add_argument("--preset", choices=("small",),
+                   help="small: batch size, epochs, warm-up and lr decay from the data's size (seen-class "
+                        "training samples), plus the options chosen on seen-class development splits; for "
+                        "datasets of a few hundred to a few thousand clips. Anything given in --config, a flag "
+                        "or --set wins over the preset")
     p.add_argument("--force", action="store_true", help="delete an existing, different run in --out first")
     p.add_argument("--evaluate", action="store_true", help="evaluate right after training")
     return p
@@ -179,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
             unseen = random_unseen(skeletons.num_classes, args.unseen_count, args.split_seed)
         config = dataclasses.replace(config, unseen=list(unseen))
         print(f"unseen classes: {','.join(map(str, config.unseen))}")
+    if getattr(args, "preset", None):
+        config, skeletons = _apply_preset(args, config, skeletons)
     run_folder = train(config, args.out, skeletons=skeletons, force=args.force)
     if not is_main():  # under torchrun, rank 0 reports (and evaluates) for all processes
         return 0
@@ -189,3 +196,21 @@ def run(args: argparse.Namespace) -> int:
 
         print_metrics(evaluate_run(run_folder))
     return 0
+
+
+def _apply_preset(args: argparse.Namespace, config: TrainConfig, skeletons):
+    """``config`` with ``--preset``'s values for its data (the user's own values kept), and the data loaded."""
+    from pgfa.data.formats import load_skeletons
+    from pgfa.experiments.presets import apply_preset, describe
+    from pgfa.training.distributed import is_main
+
+    if skeletons is None:
+        skeletons = load_skeletons(config.data, frames=config.frames)
+    _, source = gather_values(args)
+    user = set(source) | {"unseen"}
+    config, resolved = apply_preset(args.preset, config, skeletons, user_fields=user)
+    if is_main():
+        kept = sorted(set(source) & {"batch_size", "epochs", "steps", "lr", "warmup_epochs", "lr_steps", "augment",
+                                     "text_mode", "align_rule"})
+        print(describe(resolved) + (f" (yours kept: {', '.join(kept)})" if kept else ""))
+    return config, skeletons

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pgfa.alignment.prototype import AlignmentResult, prototype_align
+from pgfa.alignment.prototype import ALIGN_RULES, AlignmentResult, align_with_rule
 from pgfa.config import TrainConfig
 from pgfa.data.skeletons import SkeletonSet
 from pgfa.evaluation.diagnostics import alignment_diagnostics
@@ -73,6 +73,8 @@ GZSL_ALIGNMENT_RULE = (
     "pseudo-labelled by its calibrated text scores (cosine - gamma on seen classes; gamma = 0 for 'uncalibrated'), "
     "each class's prototype is the mean of the floor(alpha*n_k) lowest-entropy samples pseudo-labelled to it (its "
     "text feature when none), and samples are re-classified by cosine to the prototypes minus the same gamma")
+GZSL_GUARDED_NOTE = ("; guarded rule (align_rule: guarded): support capped at floor(alpha*N/K), each prototype "
+                     "blended with its gap-shifted text feature by w_k = min(1, n_k/(N/K))")
 
 
 def _three(m: dict) -> dict:
@@ -80,7 +82,7 @@ def _three(m: dict) -> dict:
 
 
 def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor, alpha: float,
-                 align: bool, temperature: float | None = None) -> dict:
+                 align: bool, temperature: float | None = None, rule: str = "paper") -> dict:
     """Generalised zero-shot metrics (label space S ∪ U) of a run with seen-class test samples.
 
     Four figures of (seen accuracy, unseen accuracy, harmonic mean): text
@@ -88,7 +90,8 @@ def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor
     stacking at the γ chosen on seen-class validation
     (:func:`seen_validation_gamma`); plus the γ-free AUSUC of the text scores.
     ``unseen_features`` are the already encoded unseen-test features (in
-    ``split.unseen_test`` order).
+    ``split.unseen_test`` order). ``rule`` names the alignment rule
+    (:func:`pgfa.alignment.prototype.align_with_rule`).
     """
     split = inputs.split
     joint, seen_mask = joint_label_space(split)
@@ -113,32 +116,41 @@ def gzsl_section(model, inputs: RunInputs, device, unseen_features: torch.Tensor
         },
         **ausuc(plain, targets, seen_mask),
         "aligned": None,
-        "alignment_rule": GZSL_ALIGNMENT_RULE if align else None,
+        "alignment_rule": (GZSL_ALIGNMENT_RULE + ("" if rule == "paper" else GZSL_GUARDED_NOTE)) if align else None,
     }
     if align:
         bias = torch.from_numpy(-(gamma or 0.0) * seen_mask.astype(np.float32))
         section["aligned"] = {
             "uncalibrated": _three(gzsl_metrics(
-                prototype_align(feats, text, alpha, temperature=temperature).scores.numpy(), targets, seen_mask)),
+                align_with_rule(rule, feats, text, alpha, temperature=temperature).scores.numpy(), targets,
+                seen_mask)),
             "calibrated": _three(gzsl_metrics(
-                prototype_align(feats, text, alpha, bias=bias, temperature=temperature).scores.numpy(),
+                align_with_rule(rule, feats, text, alpha, bias=bias, temperature=temperature).scores.numpy(),
                 targets, seen_mask)) if gamma is not None else None,
         }
     return section
 
 
-def _alignment_settings(run: Path, config: TrainConfig, alpha: float | None,
-                        tuned_alignment: bool) -> tuple[float, float | None, str]:
-    """``(alpha, temperature, where they come from)`` of an evaluation."""
+def _alignment_settings(run: Path, config: TrainConfig, alpha: float | None, tuned_alignment: bool,
+                        rule: str | None = None) -> tuple[float, float | None, str, str]:
+    """``(alpha, temperature, where they come from, rule)`` of an evaluation.
+
+    ``rule`` (``evaluate --align-rule``) overrides the run config's
+    ``align_rule``; a tuned selection carries its own (``paper`` for files
+    written before rules were compared).
+    """
     temperature, alpha_source = config.align_temperature, "run config (fixed before training)"
+    if rule is not None and rule not in ALIGN_RULES:
+        raise ValueError(f"unknown alignment rule {rule!r}; known: {', '.join(ALIGN_RULES)}")
     if tuned_alignment:
-        if alpha is not None:
-            raise ValueError("give either --alpha or --tuned-alignment, not both")
+        if alpha is not None or rule is not None:
+            raise ValueError("give either --alpha/--align-rule or --tuned-alignment, not both")
         chosen = read_selection(run)
         alpha, temperature, alpha_source = chosen["alpha"], chosen["temperature"], chosen["source"]
+        rule = chosen.get("align_rule", "paper")
     elif alpha is not None and alpha != config.alpha:
         alpha_source = "evaluate --alpha (user-given)"
-    return (config.alpha if alpha is None else alpha), temperature, alpha_source
+    return (config.alpha if alpha is None else alpha), temperature, alpha_source, rule or config.align_rule
 
 
 def _zsl_figures(task: ClassTask, result: AlignmentResult, names: list[str], align: bool) -> dict:
@@ -173,13 +185,20 @@ def _write_plots(run: Path, suffix: str, metrics: RunMetrics, task: ClassTask, r
                    f"unseen classes, text features\ntop-1 {metrics.zsl_top1:.3f}")
     if align:
         plot_confusion(aligned_cm, names, run / f"confusion_aligned{suffix}.png",
-                       f"unseen classes, prototype alignment (α={metrics.alpha})\ntop-1 {metrics.zsl_top1_aligned:.3f}")
+                       f"unseen classes, prototype alignment ({metrics.get('align_rule', 'paper')} rule, α={metrics.alpha})\ntop-1 {metrics.zsl_top1_aligned:.3f}")
     per_class = np.array([[v["top1"], v["top1_aligned"] or 0.0] for v in metrics.per_class.values()])
     plot_per_class(names, per_class[:, 0], per_class[:, 1] if align else None, plain_cm.sum(axis=1),
                    run / f"per_class{suffix}.png", f"per-class top-1, {metrics.method}, {metrics.checkpoint}")
     plot_feature_map(unit(task.features).numpy(), task.targets, task.text.numpy(),
                      result.prototypes.numpy() if align else None, names, run / f"feature_map{suffix}.png",
                      f"unseen test features (PCA), {metrics.method}, {metrics.checkpoint}")
+
+
+def _rule_figures(task: ClassTask, rule: str, alpha: float, temperature: float | None) -> dict:
+    """``align_rule`` and the aligned top-1 of every rule (same alpha/temperature), for side-by-side reports."""
+    by_rule = {name: topk_accuracy(align_with_rule(name, task.features, task.text, alpha, temperature=temperature)
+                                   .scores.numpy(), task.targets, 1) for name in ALIGN_RULES}
+    return {"align_rule": rule, "zsl_top1_aligned_by_rule": by_rule}
 
 
 def _selected_on(state: dict, checkpoint: str, split) -> str:
@@ -192,7 +211,8 @@ def _selected_on(state: dict, checkpoint: str, split) -> str:
 def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None,
                  device: str = "auto", keep_previous: bool = True, checkpoint: str = BEST,
                  one_shot: bool = False, one_shot_seed: int = 0, one_shot_draws: int = 1,
-                 tuned_alignment: bool = False, skeletons: SkeletonSet | None = None) -> RunMetrics:
+                 tuned_alignment: bool = False, skeletons: SkeletonSet | None = None,
+                 align_rule: str | None = None) -> RunMetrics:
     """Compute unseen-class metrics of ``run`` and write ``metrics.json`` and plots into it.
 
     ``alpha`` defaults to the run config's value (fixed before training, never
@@ -209,14 +229,18 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     chosen on seen-class training data only) instead of the config, and
     writes ``metrics_tuned.json`` (and ``*_tuned.png``) beside the figures of
     the configured rule. ``skeletons`` is the run's data already in memory
-    (it is still checked against the split the run recorded).
+    (it is still checked against the split the run recorded). ``align_rule``
+    (``paper`` or ``guarded``; default the run config's) picks the rule of
+    the aligned figures, an evaluation-time setting (no retraining);
+    ``metrics.json`` records it as ``align_rule`` and, whatever it is, the
+    aligned top-1 of every rule as ``zsl_top1_aligned_by_rule``.
     """
     run = Path(run)
     config, inputs, state, model, dev = load_run_model(run, checkpoint, device, skeletons)
-    alpha, temperature, alpha_source = _alignment_settings(run, config, alpha, tuned_alignment)
+    alpha, temperature, alpha_source, rule = _alignment_settings(run, config, alpha, tuned_alignment, align_rule)
     split = inputs.split
     task = unseen_task(model, inputs, dev)
-    result = prototype_align(task.features, task.text, alpha if align else 0.0, temperature=temperature)
+    result = align_with_rule(rule, task.features, task.text, alpha if align else 0.0, temperature=temperature)
     names = [inputs.texts[c].name for c in task.classes]
     figures, plain_cm, aligned_cm = _zsl_figures(task, result, names, align)
     metrics = RunMetrics(
@@ -228,7 +252,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
         per_class=figures["per_class"],
         alignment_diagnostics=alignment_diagnostics(task.features, task.text, task.targets, result, names)
         if align else None,
-        gzsl=gzsl_section(model, inputs, dev, task.features, alpha, align, temperature)
+        gzsl=gzsl_section(model, inputs, dev, task.features, alpha, align, temperature, rule)
         if len(split.seen_test) else None,
         one_shot=one_shot_report(task.features, task.targets, task.text, task.indices, task.classes,
                                  inputs.skeletons.sample_ids, seed=one_shot_seed, draws=one_shot_draws)
@@ -238,6 +262,7 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
         data=config.data, text_encoder=config.text_encoder, text_mode=config.text_mode, backbone=config.backbone,
         method=config.method, pgfa_version=__version__,
         evaluated_at=datetime.datetime.now().isoformat(timespec="seconds"),
+        extra=_rule_figures(task, rule, alpha, temperature) if align else {},
     )
     _write_plots(run, output_suffix(checkpoint, tuned_alignment), metrics, task, result, (plain_cm, aligned_cm), align)
     write_metrics(run, metrics, tuned_alignment, keep_previous)

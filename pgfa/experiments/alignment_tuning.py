@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pgfa.alignment.prototype import prototype_align
+from pgfa.alignment.prototype import align_with_rule
 from pgfa.data.skeletons import SkeletonSet
 from pgfa.run import SELECTION_FILE, load_run_inputs, load_run_model, read_config, read_selection, write_selection
 from pgfa.scoring import unseen_task
 from pgfa.training.loop import train
 
 __all__ = ["tune_alignment", "read_selection", "SELECTION_FILE", "ALPHAS", "seen_training_set", "development_classes",
-           "settings_grid", "score_grid", "setting_key", "choose"]
+           "settings_grid", "score_grid", "setting_key", "rule_key", "split_rule_key", "choose"]
 
 ALPHAS = (0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
 
@@ -82,11 +82,27 @@ def settings_grid(temperatures: tuple[float | None, ...]) -> dict[str, tuple[flo
 
 
 def score_grid(features: torch.Tensor, text: torch.Tensor, targets: np.ndarray,
-               grid: dict[str, tuple[float, float | None]]) -> dict[str, float]:
-    """Top-1 of every setting of ``grid`` on one development split."""
-    return {key: float((prototype_align(features, text, alpha, temperature=temperature).labels.numpy()
-                        == targets).mean())
-            for key, (alpha, temperature) in grid.items()}
+               grid: dict[str, tuple[float, float | None]], rules: tuple[str, ...] = ("paper",)) -> dict[str, float]:
+    """Top-1 of every setting of ``grid`` under every alignment rule of ``rules``, on one development split.
+
+    The paper's rule keeps the grid's keys; another rule's keys get
+    ``,rule=<name>`` (:func:`rule_key`), and it has no ``none`` entry (α 0
+    is no alignment under every rule).
+    """
+    return {rule_key(key, rule): float((align_with_rule(rule, features, text, alpha, temperature=temperature)
+                                        .labels.numpy() == targets).mean())
+            for rule in rules for key, (alpha, temperature) in grid.items() if rule == "paper" or key != "none"}
+
+
+def rule_key(key: str, rule: str) -> str:
+    """A grid key under alignment ``rule`` (the paper's rule: the key itself)."""
+    return key if rule == "paper" else f"{key},rule={rule}"
+
+
+def split_rule_key(key: str) -> tuple[str, str]:
+    """``(grid key, rule)`` of a :func:`score_grid` key."""
+    grid_key, _, rule = key.partition(",rule=")
+    return grid_key, rule or "paper"
 
 
 def setting_key(alpha: float, temperature: float | None) -> str:
@@ -105,8 +121,14 @@ def choose(per_split: list[dict[str, float]], paper_alpha: float) -> tuple[str, 
 
 
 def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None = None,
-                   device: str = "auto", progress: bool = True, log=print) -> dict:
-    """Run the development splits of ``run`` (resumable) and write its ``alignment_selection.json``."""
+                   device: str = "auto", progress: bool = True, log=print, rules: tuple[str, ...] = ("paper",)
+                   ) -> dict:
+    """Run the development splits of ``run`` (resumable) and write its ``alignment_selection.json``.
+
+    ``rules`` are the alignment rules compared (default the paper's only;
+    ``("paper", "guarded")`` also scores the guarded rule, ties going to the
+    paper's); the chosen one is recorded as ``align_rule``.
+    """
     run = Path(run)
     config = read_config(run)
     inputs = load_run_inputs(run, config)
@@ -124,16 +146,18 @@ def tune_alignment(run: str | Path, dev_splits: int = 3, dev_count: int | None =
         _, dev_inputs, _, model, dev = load_run_model(folder, device=device, skeletons=seen_set)
         split = dev_inputs.split
         task = unseen_task(model, dev_inputs, dev)
-        scores = score_grid(task.features, task.text, task.targets, grid)
+        scores = score_grid(task.features, task.text, task.targets, grid, rules)
         per_split.append(scores)
         splits.append({"held_out_classes": [int(inputs.split.seen_classes[c]) for c in held_out],
                        "held_out_names": [seen_set.class_names[c] for c in held_out],
                        "n_train": int(len(split.train)), "n_test": int(len(split.unseen_test)), "top1": scores})
     best, means = choose(per_split, config.alpha)
-    alpha, temperature = grid[best]
+    grid_key, align_rule = split_rule_key(best)
+    alpha, temperature = grid[grid_key]
     selection = {
         "alpha": alpha,
         "temperature": temperature,
+        "align_rule": align_rule,
         "chosen": best,
         "mean_top1": means,
         "splits": splits,

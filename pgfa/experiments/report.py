@@ -68,14 +68,18 @@ def _setup_section(plan, results: dict) -> list[str]:
 
 def _top1_section(plan, results: dict, tuned: bool) -> list[str]:
     lines = ["## Unseen-class top-1 (%), mean ± sd over seeds", "",
-             "Checkpoint chosen on seen-class validation. *aligned*: prototype-guided alignment (SPEC 7). "
-             "*paper*: the published PGFA figure where SPEC section 9 quotes one.", "",
-             "| split | method | text features | aligned |" + (" aligned, tuned |" if tuned else "") + " paper |",
-             "|---|---|---|---|" + ("---|" if tuned else "") + "---|"]
+             "Checkpoint chosen on seen-class validation. *none*: text features, no alignment. *aligned, paper "
+             "rule*: prototype-guided alignment (SPEC 7); *aligned, guarded rule*: prototypes blended with their "
+             "gap-shifted text features by support (`align_rule: guarded`); both at the run's alpha, whichever "
+             "rule its config names. *paper*: the published PGFA figure where SPEC section 9 quotes one.", "",
+             "| split | method | none | aligned, paper rule | aligned, guarded rule |"
+             + (" aligned, tuned |" if tuned else "") + " paper |",
+             "|---|---|---|---|---|" + ("---|" if tuned else "") + "---|"]
     paper = results["paper"]
 
     def row(label: str, method: str, s: dict, fig) -> str:
-        cells = [_pct(s["top1"]), _pct(s["top1_aligned"])] + ([_pct(s.get("top1_aligned_tuned"))] if tuned else [])
+        cells = [_pct(s["top1"]), _pct(s.get("top1_aligned_paper", s["top1_aligned"])),
+                 _pct(s.get("top1_aligned_guarded"))] + ([_pct(s.get("top1_aligned_tuned"))] if tuned else [])
         return f"| {label} | {method} | " + " | ".join(cells) + f" | {fig if fig is not None else '—'} |"
 
     for name, _ in plan.splits:
@@ -95,15 +99,18 @@ def _top1_section(plan, results: dict, tuned: bool) -> list[str]:
 
 def _runs_section(records: list[dict]) -> list[str]:
     lines = ["## Every run", "",
-             "| method | split | seed | top-1 | aligned | top-5 | last epoch | last, aligned | chance | "
-             "n test | epoch chosen | support precision | run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| method | split | seed | top-1 | aligned, paper rule | aligned, guarded rule | top-5 | last epoch | "
+             "last, aligned | chance | n test | epoch chosen | support precision | run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        lines.append(f"| {r['method']} | {r['split']} | {r['seed']} | {_p(r['top1'])} | {_p(r['top1_aligned'])} | "
+        lines.append(f"| {r['method']} | {r['split']} | {r['seed']} | {_p(r['top1'])} | "
+                     f"{_p(r.get('top1_aligned_paper', r['top1_aligned']))} | {_p(r.get('top1_aligned_guarded'))} | "
                      f"{_p(r['top5'])} | {_p(r['last_top1'])} | {_p(r['last_top1_aligned'])} | {_p(r['chance'])} | "
                      f"{r['n_test']} | {r['checkpoint_epoch']} | {_p(r['support_precision'])} | `{r['run']}` |")
+    rules = sorted({r.get("align_rule") or "paper" for r in records})
     lines += ["", "*last epoch*: the same run evaluated with its final checkpoint instead of the selected one "
-              "(reported, never used to choose).", ""]
+              "(reported, never used to choose). *last, aligned* and *support precision*: the rule the runs' "
+              f"config names ({', '.join(rules)}).", ""]
     return lines
 
 

@@ -80,6 +80,8 @@ class Plan:
     evaluate_last: bool = True  # also evaluate each run's final checkpoint (reported, never chosen)
     flat_folders: bool = False  # run folders OUT/<split> (one method, one seed) instead of OUT/runs/...
     split_data: dict[str, str] = field(default_factory=dict)  # split -> its own data (a PGFA release tree)
+    preset: str | None = None  # --preset: batch size and length resolved per run from its data
+    preset_keep: list[str] = field(default_factory=list)  # fields the user gave, which win over the preset
 
     def folder(self, out: Path, method: str, split_name: str, seed: int) -> Path:
         if self.flat_folders:
@@ -146,7 +148,7 @@ def make_plan(setting: str, data: str, dataset: str | None = None, classes: str 
               seeds: list[int] = (0,),
               methods: list[str] = ("pgfa",), unseen_count: int | None = None, n_splits: int = 3,
               num_classes: int | None = None, overrides: dict | None = None, tune_alignment: int = 0,
-              split_data: dict[str, str] | None = None) -> Plan:
+              split_data: dict[str, str] | None = None, preset: str | None = None) -> Plan:
     """Resolve a setting into concrete splits and a base config.
 
     ``overrides`` (``epochs``, ``batch_size``, any config field) replace the
@@ -154,6 +156,9 @@ def make_plan(setting: str, data: str, dataset: str | None = None, classes: str 
     > 0 also chooses each run's alignment settings on that many development
     splits of its seen classes (:mod:`pgfa.experiments.alignment_tuning`).
     ``split_data`` (:func:`release_folders`) gives each split its own data.
+    ``preset`` (``"small"``, :mod:`pgfa.experiments.presets`) sets its options
+    on the base config and resolves batch size and length per run from that
+    run's data; the fields in ``overrides`` win over it.
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -168,6 +173,9 @@ def make_plan(setting: str, data: str, dataset: str | None = None, classes: str 
         notes = []
     base, base_notes = base_config(setting, data, dataset, classes, overrides)
     notes += base_notes
+    if preset:
+        base, preset_note = _preset_base(preset, base, overrides or {})
+        notes.append(preset_note)
     if setting != "random":
         splits = [(name, sorted(NAMED_SPLITS[name])) for name in SETTING_SPLITS[(setting, dataset)]]
         if num_classes is not None:
@@ -180,7 +188,20 @@ def make_plan(setting: str, data: str, dataset: str | None = None, classes: str 
         notes.append("data: the PGFA release's own folder of each split (" +
                      ", ".join(f"{name}: {folder}" for name, folder in split_data.items()) + ")")
     return Plan(setting, dataset, base, splits, list(seeds), list(methods), one_shot=setting == "one-shot",
-                notes=notes, tune_alignment=tune_alignment, split_data=dict(split_data or {}))
+                notes=notes, tune_alignment=tune_alignment, split_data=dict(split_data or {}), preset=preset,
+                preset_keep=sorted(overrides or {}))
+
+
+def _preset_base(preset: str, base: TrainConfig, overrides: dict) -> tuple[TrainConfig, str]:
+    """The base config with the preset's fixed options (the user's overrides kept), and the report's note."""
+    from pgfa.experiments.presets import CHOSEN_ON, RULE, preset_options
+
+    options = {k: v for k, v in preset_options(preset).items() if k not in overrides}
+    base = TrainConfig.from_dict({**base.to_dict(), **options}, where=f"--preset {preset}")
+    kept = f"; given by you and kept: {', '.join(sorted(overrides))}" if overrides else ""
+    return base, (f"--preset {preset}: options {', '.join(f'{k}={v}' for k, v in options.items()) or 'none'} "
+                  f"({CHOSEN_ON}); batch size and length resolved per run from its own seen-class training "
+                  f"samples ({RULE}){kept}")
 
 
 def plan_and_data(setting: str, data: str, overrides: dict | None = None,
@@ -235,7 +256,7 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
     out = Path(out)
     if skeletons is None and not plan.split_data:
         skeletons = load_skeletons(plan.base.data, frames=plan.base.frames)
-    records, started, loaded = [], time.time(), {}
+    records, started, loaded, resolutions = [], time.time(), {}, {}
     total = len(list(plan.runs()))
     for i, (method, split_name, unseen, seed) in enumerate(plan.runs(), start=1):
         config = dataclasses.replace(plan.base, unseen=list(unseen), seed=seed, method=method)
@@ -244,15 +265,35 @@ def execute(plan: Plan, out: str | Path, skeletons=None, progress: bool = True, 
             if split_name not in loaded:
                 loaded = {split_name: load_skeletons(config.data, frames=config.frames)}
             skeletons = loaded[split_name]
+        if plan.preset:
+            config = _resolve_preset(plan, config, skeletons, split_name, resolutions, log)
         folder = plan.folder(out, method, split_name, seed)
         log(f"[{i}/{total}] {method} {split_name} seed {seed} -> {folder}")
         t0 = time.time()
         best, last, tuned = _train_and_evaluate(plan, config, folder, skeletons, progress, log)
         records.append(_record(method, split_name, unseen, seed, folder, out, best, last, time.time() - t0, tuned))
+    if resolutions:
+        resolved = "; ".join(f"{split}: {' | '.join(texts)}" for split, texts in resolutions.items())
+        plan.notes = [n for n in plan.notes if not n.startswith("--preset resolved")] + [
+            f"--preset resolved: {resolved}"]
     results = summarise(plan, records)
     results["wall_seconds"] = round(time.time() - started, 1)
     write_report(plan, results, out)
     return results
+
+
+def _resolve_preset(plan: Plan, config: TrainConfig, skeletons, split_name: str, resolutions: dict,
+                    log) -> TrainConfig:
+    """One run's config with the preset's batch size and length for its data (added to ``resolutions``)."""
+    from pgfa.experiments.presets import apply_preset, describe
+
+    config, resolved = apply_preset(plan.preset, config, skeletons, user_fields=plan.preset_keep)
+    text = f"n={resolved['n_train']} -> " + describe(resolved).split(": ", 1)[1]
+    seen = resolutions.setdefault(split_name, [])
+    if text not in seen:  # the seeds of a split usually resolve alike
+        seen.append(text)
+        log(describe(resolved))
+    return config
 
 
 def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: RunMetrics, last: RunMetrics | None,
@@ -263,6 +304,7 @@ def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: Run
         "method": method, "split": split_name, "unseen_classes": list(map(int, unseen)), "seed": seed,
         "run": str(folder.relative_to(out)),
         "top1": best.zsl_top1, "top1_aligned": best.zsl_top1_aligned,
+        **_by_rule(best),
         "top5": best.zsl_top5, "chance": best.chance_top1, "n_test": best.n_test,
         "last_top1": last.zsl_top1 if last else None,
         "last_top1_aligned": last.zsl_top1_aligned if last else None,
@@ -277,6 +319,16 @@ def _record(method, split_name, unseen, seed, folder: Path, out: Path, best: Run
     }
 
 
+def _by_rule(best: RunMetrics) -> dict:
+    """The run's aligned top-1 under the paper's and the guarded rule, whichever its config chose.
+
+    Metrics written before the guarded rule (no ``zsl_top1_aligned_by_rule``) were the paper's rule.
+    """
+    by_rule = best.get("zsl_top1_aligned_by_rule") or {"paper": best.zsl_top1_aligned}
+    return {"align_rule": best.get("align_rule", "paper"), "top1_aligned_paper": by_rule.get("paper"),
+            "top1_aligned_guarded": by_rule.get("guarded")}
+
+
 def _stats(values: list[float | None]) -> dict | None:
     values = [v for v in values if v is not None]
     if not values:
@@ -285,7 +337,8 @@ def _stats(values: list[float | None]) -> dict | None:
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, "n": len(arr)}
 
 
-SUMMARY_KEYS = ("top1", "top1_aligned", "last_top1", "last_top1_aligned", "top1_aligned_tuned")
+SUMMARY_KEYS = ("top1", "top1_aligned", "last_top1", "last_top1_aligned", "top1_aligned_tuned",
+                "top1_aligned_paper", "top1_aligned_guarded")
 
 
 def summarise(plan: Plan, records: list[dict]) -> dict:

@@ -43,6 +43,7 @@ from pgfa.runtime import pick_device, tune_cpu_allocator
 from pgfa.scoring import seen_validation
 from pgfa.training import distributed as dist_utils
 from pgfa.training.batchnorm import recalibrate_if_asked
+from pgfa.training.budget import budget_warning, resolve_steps
 from pgfa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
 from pgfa.training.distributed import DistContext, all_gather_with_grad
 from pgfa.training.epochs import TrainingSession, budget_spent, is_better, run_epochs, selection_of
@@ -53,7 +54,7 @@ __all__ = ["train", "METHODS", "RESUMABLE_CHANGES", "RunExistsError", "batch_los
 
 # Config fields that may change between a run and its resumption: they decide
 # how long or where/how fast it trains, not what is trained.
-RESUMABLE_CHANGES = ("epochs", "max_steps", "device", "amp", "compile")
+RESUMABLE_CHANGES = ("epochs", "max_steps", "steps", "device", "amp", "compile")
 
 
 class RunExistsError(PgfaError, RuntimeError):
@@ -379,6 +380,10 @@ def _start_session(config: TrainConfig, out: Path, skeletons: SkeletonSet | None
     split = inputs.split
     if len(split.train) < 2:
         raise ValueError("fewer than two seen-class training samples")
+    config = resolve_steps(config, len(split.train), ctx.world_size)  # --steps N: epochs from the data
+    warning = budget_warning(config, len(split.train), ctx.world_size)
+    if warning:
+        log(warning)
     if ctx.world_size > min(config.batch_size, len(split.train)):
         raise ValueError(f"{ctx.world_size} processes need a batch size and a training set of at least "
                          f"{ctx.world_size} samples (batch size {config.batch_size}, {len(split.train)} samples)")
