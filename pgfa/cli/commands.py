@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 
 from pgfa.cli import evaluate, prepare, predict, reproduce, train
 from pgfa.cli import layouts
-from pgfa.cli import export_features, import_checkpoint
+from pgfa.cli import export_features, import_checkpoint, tune_preset
 
 
 class Command(NamedTuple):
@@ -41,6 +41,7 @@ COMMANDS: list[Command] = [
     Command("show", predict.add_show, predict.run_show),
     Command("reproduce", reproduce.add_reproduce, reproduce.run_reproduce),
     Command("tune-alignment", evaluate.add_tune_alignment, evaluate.run_tune_alignment),
+    Command("tune-preset", tune_preset.add_parser, tune_preset.run),
     Command("layouts", layouts.add_parser, layouts.run),
     Command("import-checkpoint", import_checkpoint.add_parser, import_checkpoint.run),
     Command("export-features", export_features.add_parser, export_features.run),

@@ -27,8 +27,8 @@ from pgfa.cli.evaluate import print_metrics  # noqa: F401 - re-exported (older c
 from pgfa.errors import PgfaError
 
 # Commands that may read a pyskl .pkl (directly or through a run's config.yaml): they take --trust-pickle.
-TRUST_PICKLE_COMMANDS = ("train", "evaluate", "predict", "show", "reproduce", "tune-alignment", "export-features",
-                         "import-checkpoint")
+TRUST_PICKLE_COMMANDS = ("train", "evaluate", "predict", "show", "reproduce", "tune-alignment", "tune-preset",
+                         "export-features", "import-checkpoint")
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 # pgfa error classes that predate pgfa.errors and may not yet derive from PgfaError.

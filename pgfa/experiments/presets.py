@@ -5,7 +5,7 @@ thousands of clips; on a few hundred they are a few dozen optimisation steps
 and the model stays near chance (:mod:`pgfa.training.budget`). The preset
 sizes the run by the data instead.
 
-The rule (/work/notes/preset_rule.md, written before any preset figure):
+The rule (docs/PRESET_RULE.md, written before any preset figure):
 
 * ``n`` = seen-class training samples after the validation hold-out (the
   run's ``split.train``);

@@ -13,7 +13,7 @@ is the order of magnitude at which the warm-up (5 epochs) and one learning-rate
 decay still leave several hundred steps at the full rate, and about 1/14 of
 the paper's own budget, the least that a run can be called trained in the
 paper's sense; it is fixed by reasoning, not chosen on any result
-(/work/notes/preset_rule.md, written before any preset figure).
+(docs/PRESET_RULE.md, written before any preset figure).
 
 Steps per epoch follow :func:`pgfa.training.epochs.epoch_batches` exactly:
 ``ceil(n / batch_size)`` batches, minus a last batch too small for BatchNorm
