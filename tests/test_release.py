@@ -108,6 +108,27 @@ def test_release_folder_reads_with_global_class_ids(release):
     assert release_split_folder(zeroshot, "ntu60/split_2") is None
 
 
+def test_smie_seen_test_files_join_the_test_side_and_give_seen_test_samples(release):
+    """SMIE's split.py also writes seen_test_*; when present they become the run's seen-class test samples."""
+    from pgfa.data.splits import make_zero_shot_split
+
+    folder = release["folder"]
+    labels = np.repeat(np.asarray(SEEN, dtype=np.int64), 2)
+    np.save(folder / "seen_test_data.npy", np.zeros((len(labels), 3, FRAMES, 25, 2), dtype=np.float32))
+    np.save(folder / "seen_test_label.npy", labels)
+    s = load_release_folder(folder)
+    assert s.data.shape[0] == 27 + 8 and s.labels[-8:].tolist() == labels.tolist()
+    split = make_zero_shot_split(s, SPLIT_1)
+    assert len(split.seen_test) == 8 and set(s.labels[split.seen_test].tolist()) == set(SEEN)
+    assert len(split.unseen_test) == 15 and not set(split.train) & set(split.seen_test)
+    (folder / "seen_test_label.npy").unlink()
+    with pytest.raises(ReleaseError, match="seen_test_data.npy has no seen_test_label.npy beside it"):
+        load_release_folder(folder)
+    np.save(folder / "seen_test_label.npy", np.asarray([0, 1, 2, 3, 4, 0, 1, 2]))  # 4 is unseen in split_1
+    with pytest.raises(ReleaseError, match="seen_test_label.npy: seen-class labels include unseen classes \\[4\\]"):
+        load_release_folder(folder)
+
+
 def test_release_folder_with_other_unseen_classes_is_refused_naming_both(tmp_path):
     folder = _write_split(tmp_path, unseen=[5, 19, 31, 47, 51])
     with pytest.raises(ReleaseError, match=r"\[5, 19, 31, 47, 51\].*split_1 \[4, 19, 31, 47, 51\]"):
@@ -116,7 +137,7 @@ def test_release_folder_with_other_unseen_classes_is_refused_naming_both(tmp_pat
 
 def test_release_folder_whose_training_side_holds_an_unseen_class_is_refused(tmp_path):
     folder = _write_split(tmp_path, seen=[0, 1, 4])
-    with pytest.raises(ReleaseError, match="seen-train labels include unseen classes"):
+    with pytest.raises(ReleaseError, match="seen-class labels include unseen classes"):
         load_release_folder(folder)
 
 
@@ -273,3 +294,62 @@ def test_reproduce_on_a_release_tree_missing_a_split_names_it_before_training(tm
     err = capsys.readouterr().err
     assert "ntu60/split_2, ntu60/split_3" in err and "missing" in err
     assert not out.exists()
+
+
+def _readme_release_commands() -> list[str]:
+    """The commands of README's "Starting from the PGFA release" block, in order."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Starting from the PGFA release", 1)[1]
+    block = section.split("```", 2)[1]
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_release_commands_work_as_written_and_give_a_table(tmp_path, monkeypatch, capsys):
+    """README's three commands, run verbatim on a fake unzipped release of two NTU-60 splits."""
+    import shlex
+
+    from pgfa.cli.main import main
+
+    _write_split(tmp_path)
+    _write_split(tmp_path, unseen=[12, 29, 32, 44, 59], seed=1, name="split_2")
+    (tmp_path / "data" / "language").mkdir()
+    np.save(tmp_path / "data" / "language" / "ntu60_des_embeddings.npy",
+            np.random.default_rng(1).normal(size=(60, 768)).astype(np.float32))
+    (tmp_path / "ckpts" / "inner").mkdir(parents=True)  # wherever unzip puts them: found by name below ckpts
+    torch.save(_to_reference(_trained_looking_model(0).state_dict()),
+               tmp_path / "ckpts" / "split_1_kl_DA_des_support_factor0.9_lr0.05.pt")
+    torch.save(_to_reference(_trained_looking_model(1).state_dict()),
+               tmp_path / "ckpts" / "inner" / "split_2_kl_DA_des_support_factor0.9_lr0.05.pt")
+    monkeypatch.chdir(tmp_path)
+    unzip, imported, show = _readme_release_commands()
+    assert unzip.startswith("unzip") and show == "cat runs/release/table.md"
+    assert main(shlex.split(imported)[1:]) == 0
+    printed = capsys.readouterr().out
+    table = Path("runs/release/table.md").read_text()
+    assert table in printed
+    rows = [line for line in table.splitlines() if line.startswith("| ntu60/")]
+    assert [r.split("|")[1].strip() for r in rows] == ["ntu60/split_1", "ntu60/split_2"]
+    assert all("| 15 |" in r and r.count("%") == 2 and "(0.9)" in r for r in rows)
+    assert "chosen by the checkpoint's authors" in table and "unseen test classes" in table
+    metrics = json.loads(Path("runs/release/ntu60-split_2/metrics.json").read_text())
+    assert metrics["unseen_classes"] == [12, 29, 32, 44, 59] and "authors" in metrics["selected_on"]
+    assert main(["evaluate", "runs/release/ntu60-split_1", "--device", "cpu"]) == 0
+    assert "checkpoint chosen on: chosen by the checkpoint's authors" in capsys.readouterr().out
+
+
+def test_release_import_refuses_a_checkpoint_named_for_no_split_before_writing(release, tmp_path, capsys):
+    from pgfa.cli.main import main
+
+    ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
+    torch.save(_to_reference(_trained_looking_model().state_dict()), ckpts / "split_1.pt")
+    torch.save(_to_reference(_trained_looking_model().state_dict()), ckpts / "best_model.pt")
+    zeroshot = release["root"] / "data" / "zeroshot"
+    assert main(["import-checkpoint", str(ckpts), "--data", str(zeroshot), "--text-features",
+                 str(release["text"].parent), "--out", str(tmp_path / "runs")]) == 2
+    assert "best_model.pt: cannot tell its split from the file name" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    (ckpts / "best_model.pt").rename(ckpts / "split_2_x.pt")  # split_2's folder is not in this tree
+    assert main(["import-checkpoint", str(ckpts), "--data", str(zeroshot), "--text-features",
+                 str(release["text"].parent), "--out", str(tmp_path / "runs")]) == 2
+    assert "is for ntu60/split_2, but" in capsys.readouterr().err and not (tmp_path / "runs").exists()

@@ -1,9 +1,11 @@
 """Precomputed features: skeleton feature folders (``--data features:DIR``) and class-embedding files.
 
 **Skeleton feature folders** are the layout that the feature-based zero-shot
-methods load (verified in their loaders: SynSE's ``synse/data_cnn60.py`` and
-SA-DVAE's ``data_cnn60.py``, ``NTUDataLoaders.create_datasets``; SA-DVAE's
-``train.py`` shows the label convention)::
+methods load (verified in their loaders: SynSE's ``synse/data_cnn60.py``,
+SA-DVAE's ``data_cnn60.py`` (``NTUDataLoaders.create_datasets``) and TDSM's
+``feeders/feeder.py`` (``FeatureFeeder``: train and ztest only); SA-DVAE's
+and TDSM's ``train.py`` show the label convention; docs/INTEROP.md lists the
+files read)::
 
     train.npy        (N_s, D) float32   seen-class training samples
     train_label.npy  (N_s,)   int64     their global class ids

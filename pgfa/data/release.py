@@ -1,7 +1,9 @@
 """Reader for the PGFA authors' processed zero-shot splits (``data.zip`` of their release).
 
 Layout (from the kaai520/PGFA repository's ``config.py``: ``train_list``,
-``train_label``, ``test_list``, ``test_label`` and their ``sota_*`` twins)::
+``train_label``, ``test_list``, ``test_label`` and their ``sota_*`` twins;
+the files are written by SMIE's ``split.py``, YujieOuO/SMIE, whose
+processing PGFA's README says the release applies)::
 
     data/zeroshot/<dataset>/split_<k>/        setting A, <dataset> in ntu60, ntu120, pku; k = 1..9
     data/zeroshot/<dataset>/unseen_label_<n>/ setting B, n in 5, 12 (ntu60), 10, 24 (ntu120)
@@ -9,23 +11,28 @@ Layout (from the kaai520/PGFA repository's ``config.py``: ``train_list``,
         seen_train_label.npy  (N_s,) int, global class ids of the seen classes
         unseen_data.npy       (N_u, 3, 50, 25, 2)
         unseen_label.npy      (N_u,) int, global class ids of the unseen classes
+        seen_test_data.npy    (N_t, 3, 50, 25, 2)  optional: SMIE's split.py writes it, PGFA never reads it
+        seen_test_label.npy   (N_t,) int, global class ids of the seen classes
 
-Label convention, verified in the reference code rather than guessed: the
-labels are *global* 0-based class ids, not positions among the seen or unseen
-classes. PGFA's ``main.py`` (``Processor.train_epoch``) indexes the table of
-all class embeddings with the training labels (``self.full_language[label]``,
-one row per class of the dataset), and its ``get_acc`` (``tool.py``, shared
-with SMIE) maps the argmax position over the unseen texts back through the
-``unseen_label`` list (``index_select(unseen_label, 0, pred)``) before
-comparing with the test labels. So ``unseen_label.npy`` holds the ids listed
-in ``config.py``'s ``split_<k>`` / ``unseen_label_<n>``, which are SPEC
-section 3's splits; :func:`load_release_folder` checks that, and a mismatch is
-an error that names both lists.
+Label convention, verified in the code that writes and reads these files
+rather than guessed: the labels are *global* 0-based class ids, not positions
+among the seen or unseen classes. SMIE's ``split.py`` copies each sample's
+label from the cross-subject ``train_label.pkl`` / ``val_label.pkl`` unchanged
+(``if train_label[i] not in split_k: seen_train_label.append(train_label[i])``),
+and PGFA's ``main.py`` (``Processor.train_epoch``) indexes the table of all
+class embeddings with the training labels (``self.full_language[label]``, one
+row per class of the dataset) and builds the unseen texts as
+``full_language[unseen_label]`` from ``config.py``'s id lists, which are SPEC
+section 3's splits. (PGFA's ``tool.py``, where ``get_acc`` compares
+predictions with the test labels, is not in the public index we could read.)
+:func:`load_release_folder` checks the unseen label set against SPEC 3, and a
+mismatch is an error that names both lists.
 
-The folder has no seen-class test samples, so runs on it have no GZSL figures;
-the seen-train side becomes pgfa's official ``train`` subset (from which the
+The seen-train side becomes pgfa's official ``train`` subset (from which the
 seen-class validation set is held out as usual) and the unseen side its
-``test`` subset.
+``test`` subset. When the folder also holds SMIE's ``seen_test_*`` files,
+they join the ``test`` subset, so the run gets seen-class test samples and
+GZSL figures; without them a run on the folder has no GZSL figures.
 """
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ from pgfa.data.skeletons import SkeletonSet
 from pgfa.data.split_registry import DATASET_CLASSES, NAMED_SPLITS
 
 RELEASE_FILES = ("seen_train_data.npy", "seen_train_label.npy", "unseen_data.npy", "unseen_label.npy")
+SEEN_TEST_FILES = ("seen_test_data.npy", "seen_test_label.npy")  # optional (SMIE's split.py writes them)
 
 # setting B folder suffix -> pgfa's name of that split (SPEC section 3)
 SETTING_B_NAMES = {5: "ntu60/55-5", 12: "ntu60/48-12", 10: "ntu120/110-10", 24: "ntu120/96-24"}
@@ -65,6 +73,13 @@ def is_release_folder(path: str | Path) -> bool:
     """True when ``path`` is a folder holding the four files of a release split."""
     path = Path(path)
     return path.is_dir() and all((path / name).is_file() for name in RELEASE_FILES)
+
+
+def is_release_tree(path: str | Path) -> bool:
+    """True when ``path`` is ``data/zeroshot`` or ``data/zeroshot/<dataset>``: release split folders lie below it."""
+    path = Path(path)
+    return path.is_dir() and not is_release_folder(path) and any(
+        is_release_folder(p) for p in (*path.glob("*"), *path.glob("*/*")))
 
 
 def release_split_name(folder: str | Path) -> str:
@@ -124,15 +139,48 @@ def release_unseen(folder: str | Path) -> list[int]:
     return found
 
 
+def _read_pair(folder: Path, data_name: str, label_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(samples (N, 3, T, V, M), labels (N,))`` of one side of a release folder, their counts checked."""
+    x, y = _read(folder / data_name, False), _read(folder / label_name, True)
+    if len(x) != len(y):
+        raise ReleaseError(f"{folder}: {data_name} has {len(x)} samples but {label_name} {len(y)} labels")
+    return x, y
+
+
+def _sides(folder: Path, unseen: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seen-train, unseen and (when present) seen-test ``(x, y)`` pairs, checked against each other.
+
+    A seen side holding an unseen class, or sides of different sample shape,
+    are errors naming the file.
+    """
+    sides = [_read_pair(folder, *RELEASE_FILES[:2]), _read_pair(folder, *RELEASE_FILES[2:])]
+    present = [(folder / name).is_file() for name in SEEN_TEST_FILES]
+    if any(present) and not all(present):
+        raise ReleaseError(f"{folder}: {SEEN_TEST_FILES[present.index(True)]} has no "
+                           f"{SEEN_TEST_FILES[present.index(False)]} beside it")
+    if all(present):
+        sides.append(_read_pair(folder, *SEEN_TEST_FILES))
+    for (x, y), label_file in zip(sides, (RELEASE_FILES[1], RELEASE_FILES[3], SEEN_TEST_FILES[1])):
+        if x.shape[1:] != sides[0][0].shape[1:]:
+            raise ReleaseError(f"{folder}: samples differ in shape ({tuple(sides[0][0].shape[1:])} in "
+                               f"{RELEASE_FILES[0]} vs {tuple(x.shape[1:])} beside {label_file})")
+        leaked = sorted(set(np.unique(y).tolist()) & set(unseen))
+        if label_file != RELEASE_FILES[3] and leaked:
+            raise ReleaseError(f"{folder / label_file}: seen-class labels include unseen classes {leaked}")
+    return sides
+
+
 def load_release_folder(folder: str | Path) -> ReleaseSkeletonSet:
     """Read a release split folder into a :class:`ReleaseSkeletonSet`.
 
-    ``data``: seen-train then unseen samples, ``(N_s + N_u, 3, T, V, M)``;
-    ``labels``: global class ids; ``subsets``: ``train`` = the seen-train rows,
-    ``test`` = the unseen rows; class names and descriptions are pgfa's
-    built-in texts of the dataset (class ids index them directly).
+    ``data``: seen-train, unseen, then (if present) seen-test samples,
+    ``(N, 3, T, V, M)`` float32; ``labels``: global class ids; ``subsets``:
+    ``train`` = the seen-train rows, ``test`` = the unseen and seen-test rows;
+    class names and descriptions are pgfa's built-in texts of the dataset
+    (class ids index them directly).
     """
     from pgfa.data.class_texts import builtin_classes
+    from pgfa.data.layouts import layout_for_joints
 
     folder = Path(folder)
     missing = [name for name in RELEASE_FILES if not (folder / name).is_file()]
@@ -140,32 +188,20 @@ def load_release_folder(folder: str | Path) -> ReleaseSkeletonSet:
         raise ReleaseError(f"{folder}: not a release split folder, missing {', '.join(missing)}")
     name = release_split_name(folder)
     unseen = release_unseen(folder)
-    seen_x, unseen_x = _read(folder / RELEASE_FILES[0], False), _read(folder / RELEASE_FILES[2], False)
-    seen_y, unseen_y = _read(folder / RELEASE_FILES[1], True), _read(folder / RELEASE_FILES[3], True)
-    for x, y, xf, yf in ((seen_x, seen_y, RELEASE_FILES[0], RELEASE_FILES[1]),
-                         (unseen_x, unseen_y, RELEASE_FILES[2], RELEASE_FILES[3])):
-        if len(x) != len(y):
-            raise ReleaseError(f"{folder}: {xf} has {len(x)} samples but {yf} {len(y)} labels")
-    if seen_x.shape[1:] != unseen_x.shape[1:]:
-        raise ReleaseError(f"{folder}: seen and unseen samples differ in shape "
-                           f"({tuple(seen_x.shape[1:])} vs {tuple(unseen_x.shape[1:])})")
-    leaked = sorted(set(np.unique(seen_y).tolist()) & set(unseen))
-    if leaked:
-        raise ReleaseError(f"{folder / RELEASE_FILES[1]}: seen-train labels include unseen classes {leaked}")
+    sides = _sides(folder, unseen)
     dataset = name.split("/")[0]
     num_classes = DATASET_CLASSES[dataset]
-    top = int(max(seen_y.max(initial=0), unseen_y.max(initial=0)))
-    if top >= num_classes or min(seen_y.min(initial=0), unseen_y.min(initial=0)) < 0:
-        raise ReleaseError(f"{folder}: class id {top} outside 0..{num_classes - 1} of {dataset}")
-    data = np.concatenate([np.asarray(seen_x, dtype=np.float32), np.asarray(unseen_x, dtype=np.float32)])
+    labels = np.concatenate([y for _, y in sides])
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if len(bad):
+        raise ReleaseError(f"{folder}: class id {int(bad[0])} outside 0..{num_classes - 1} of {dataset}")
+    data = np.concatenate([np.asarray(x, dtype=np.float32) for x, _ in sides])
     if not np.isfinite(data).all():
         raise ReleaseError(f"{folder}: samples contain NaN or infinite coordinates")
-    from pgfa.data.layouts import layout_for_joints
-
     texts = builtin_classes(dataset)
-    n_seen = len(seen_y)
+    n_seen = len(sides[0][1])
     return ReleaseSkeletonSet(
-        data, np.concatenate([seen_y, unseen_y]), layout=layout_for_joints(data.shape[3]).name,
+        data, labels, layout=layout_for_joints(data.shape[3]).name,
         class_names=[t.name for t in texts], class_descriptions=[t.description for t in texts],
         subsets={"train": np.arange(n_seen), "test": np.arange(n_seen, len(data))},
         source=str(folder), fixed_unseen=tuple(unseen), split_name=name)

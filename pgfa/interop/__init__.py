@@ -2,6 +2,8 @@
 
 - :mod:`pgfa.interop.import_checkpoint`: a checkpoint saved by the PGFA
   reference code -> a pgfa run folder (``pgfa import-checkpoint``);
+- :mod:`pgfa.interop.release_table`: every released checkpoint at once, each
+  to its split's folder, and a table of their top-1;
 - :mod:`pgfa.interop.export_features`: a pgfa run -> the feature files that
   SynSE, SA-DVAE and similar methods train on (``pgfa export-features``).
 

@@ -11,8 +11,14 @@ with *global* class ids as labels (SA-DVAE's ``train.py`` indexes the table of
 all class embeddings with the training labels, ``text_emb[target]``, and
 scores zero-shot as ``unseen_inds[pred] == target``), and the class split
 from ``label_splits/r{u,s}<n>.npy`` (SA-DVAE: ``{st}u{ss}.npy`` unseen,
-``{st}s{num_classes - ss}.npy`` seen, ``st = "r"``). TDSM's loader was not
-available to check; its README describes the same SynSE-style files.
+``{st}s{num_classes - ss}.npy`` seen, ``st = "r"``). TDSM
+(KAIST-VICLab/TDSM ``feeders/feeder.py``, ``FeatureFeeder``) reads only
+``train.npy``/``train_label.npy`` and ``ztest.npy``/``z_label.npy`` and the
+unseen list ``label_splits/<dataset>/ru<n>.npy``; its ``train.py`` indexes
+its text table with the global labels and maps test labels through that list.
+Features must be float32 ``(N, D)`` (the methods feed them straight into
+float32 layers; D = 256 matches their ``--ve shift``/``stgcn`` and TDSM's
+``in_channels``).
 
 What this module writes into ``DIR`` (``--format synse``, the default):
 
