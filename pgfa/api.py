@@ -4,9 +4,10 @@
 >>> result = model.predict(x, ["wave right hand", "squat down"])  # doctest: +SKIP
 
 The classes are open vocabulary: any names or ``name<TAB>description``
-strings, none of which needs to have been seen in training. The run is read
-with :func:`pgfa.run.load_model` (config and ``best.pt``; no training data
-needed) and scored with :mod:`pgfa.scoring`, as ``pgfa evaluate`` scores.
+(``<TAB>text...``) strings, none of which needs to have been seen in
+training. The run is read with :func:`pgfa.run.load_model` (config and
+``best.pt``; no training data needed) and scored with :mod:`pgfa.scoring`,
+as ``pgfa evaluate`` scores.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from pgfa.alignment.prototype import align_with_rule
 from pgfa.run import BEST, load_model
 from pgfa.scoring import cosine_scores, encode, unit
 from pgfa.text.cache import embed_texts
-from pgfa.text.classes import ClassText
+from pgfa.text.class_embeddings import embed_class_texts
+from pgfa.text.classes import ClassText, parse_class_line
 
 __all__ = ["Prediction", "ZeroShotRecognizer", "load"]
 
@@ -40,8 +42,10 @@ def _as_class_texts(classes) -> list[ClassText]:
         if isinstance(c, ClassText):
             texts.append(c)
         else:
-            name, _, description = str(c).partition("\t")
-            texts.append(ClassText(name.strip(), description.strip()))
+            try:  # "name", "name<TAB>description" or "name<TAB>description<TAB>text..."
+                texts.append(parse_class_line(str(c)))
+            except ValueError as err:
+                raise ValueError(f"class {str(c)!r}: {err}") from None
     if len(texts) < 2:
         raise ValueError("give at least two classes to choose from")
     return texts
@@ -93,7 +97,7 @@ class ZeroShotRecognizer:
         """
         texts = _as_class_texts(classes)
         raw = self._features(x)
-        text = torch.from_numpy(self.encode_texts([t.text(self.config.text_mode) for t in texts]))
+        text = torch.from_numpy(embed_class_texts(texts, self.config.text_mode, encoder=self.config.text_encoder))
         alpha = self.config.alpha if alpha is None else alpha
         if online:
             aligner = OnlineAligner(text, alpha, temperature=self.config.align_temperature,

@@ -81,11 +81,14 @@ class TrainConfig:
     data: str = _field("synthetic", "X_data.npy (+ X_label.npy), a folder with train_/test_ pairs, a pyskl .pkl, "
                                     "or 'synthetic'")
     unseen: list[int] = _field(help="unseen class indices (0-based)", factory=list)
-    classes: str | None = _field(None, "class file (one 'name' or 'name<TAB>description' per line) or a built-in "
+    classes: str | None = _field(None, "class file (one 'name[<TAB>description[<TAB>text...]]' per line) or a built-in "
                                        "dataset name (default: names from the data)")
     text_encoder: str = _field("minilm", "minilm (default), mpnet, a registered encoder, or a local model folder")
-    text_mode: str = _field("description", "which class text to embed (default: description where there is one); "
-                                           "parts, templates, ensemble: several texts per class, embeddings averaged",
+    text_mode: str = _field("description", "which class texts to embed: name; description (the name where there is "
+                                           "none); both ('name: description'); parts (the description's sentences "
+                                           "and a class file's extra texts); templates (the name in 5 prompt "
+                                           "templates); ensemble (all of these, each kind weighing the same). "
+                                           "Several texts: their embeddings are averaged",
                             TEXT_MODES)
     layout: str | None = _field(None, "convert the data to this joint layout first (kinect_v1_20 -> ntu25)")
     method: str = _field("pgfa", "pgfa: end-to-end contrastive (default); two-stage: classifier, then a "

@@ -53,7 +53,7 @@ from pgfa.errors import PgfaError
 from pgfa.io import keep_previous as keep_earlier, atomic_write, sha256_file, write_json, write_npy, write_text
 from pgfa.models.model import model_from_config
 from pgfa.runtime import pick_device
-from pgfa.text.cache import embed_texts
+from pgfa.text.class_embeddings import embed_class_texts
 from pgfa.text.classes import ClassText, read_class_file, resolve_class_texts
 
 __all__ = [
@@ -150,7 +150,7 @@ def prepare_inputs(config: TrainConfig, skeletons: SkeletonSet | None = None) ->
     if config.text_features:  # --text-features: (K, D) class embeddings from a file, checked against the classes
         features = load_text_features(config.text_features, len(texts))
     else:
-        features = embed_texts([t.text(config.text_mode) for t in texts], encoder=config.text_encoder)
+        features = embed_class_texts(texts, config.text_mode, encoder=config.text_encoder)
     check_fixed_unseen(skeletons, config.unseen)  # a release or feature folder fixes its unseen classes
     check_backbone(skeletons, config.backbone)  # features:DIR <-> the identity backbone
     split = make_zero_shot_split(skeletons, config.unseen, config.val_fraction, config.seed)
@@ -170,7 +170,7 @@ def write_run_files(run: Path, config: TrainConfig, inputs: RunInputs) -> None:
 
 def classes_text(texts: list[ClassText]) -> str:
     """The content of ``classes.tsv`` (its sha256 is the checkpoint's ``classes_sha256``)."""
-    return "".join(f"{t.name}\t{t.description}\n" for t in texts)
+    return "".join("\t".join((t.name, t.description, *t.extra)) + "\n" for t in texts)
 
 
 def read_config(run: str | Path) -> TrainConfig:

@@ -129,3 +129,19 @@ def test_synthetic():
     assert classes and all(isinstance(c, ClassText) and c.name for c in classes)
     names = [c.name for c in classes]
     assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize('dataset', sorted(BUILTIN_DATASETS))
+def test_every_text_mode_gives_texts_for_every_class(dataset):
+    from pgfa.config import TEXT_MODES
+
+    for c in builtin_classes(dataset):
+        for mode in TEXT_MODES:
+            texts = c.texts(mode)
+            assert texts and all(t.strip() for t in texts), (dataset, c.name, mode)
+        assert all(c.name in t for t in c.texts('templates'))
+        parts = c.texts('parts')
+        assert ' '.join(parts) == ' '.join(c.description.split()), 'the sentences are the whole description'
+        if dataset != 'synthetic':  # the opening sentence names the action, the rest say how the body moves
+            assert len(parts) >= 2 and parts[0].endswith('.') and len(parts[0]) < 90, (dataset, c.name, parts)
+            assert parts[0].lower().startswith(('one person', 'two people', 'donning: one', 'doffing: one'))

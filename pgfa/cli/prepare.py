@@ -5,6 +5,8 @@ import argparse
 import os
 from pathlib import Path
 
+from pgfa.config import field_choices, field_help
+
 
 def add_classes(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("classes", help="print a built-in dataset's class names and descriptions")
@@ -16,7 +18,8 @@ def add_embed(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("embed", help="embed class texts with a frozen sentence encoder into a .npy file")
     p.add_argument("--classes", required=True, help="class file or built-in dataset name")
     p.add_argument("--encoder", default="minilm", help="minilm (default), mpnet, or a local model folder")
-    p.add_argument("--text", dest="text_mode", choices=("name", "description", "both"), default="description")
+    p.add_argument("--text", dest="text_mode", choices=field_choices("text_mode"), default="description",
+                   help=field_help("text_mode"))  # the same modes and words as ``pgfa train --text``
     p.add_argument("--out", required=True, help="output .npy, (K, D) float32 unit rows")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     return p
@@ -52,14 +55,14 @@ def run_classes(args: argparse.Namespace) -> int:
 
 def run_embed(args: argparse.Namespace) -> int:
     from pgfa.io import write_npy
-    from pgfa.text.cache import embed_texts
+    from pgfa.text.class_embeddings import embed_class_texts
     from pgfa.text.classes import resolve_class_texts
 
     out = Path(args.out)
     if out.exists() and not args.force:
         raise FileExistsError(f"{out} exists; pass --force to overwrite it")
     texts = resolve_class_texts(args.classes)
-    vectors = embed_texts([t.text(args.text_mode) for t in texts], encoder=args.encoder)
+    vectors = embed_class_texts(texts, args.text_mode, encoder=args.encoder)
     write_npy(out, vectors)
     print(f"{out}: {vectors.shape[0]} classes x {vectors.shape[1]} dims ({args.encoder}, {args.text_mode})")
     return 0

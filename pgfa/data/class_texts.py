@@ -1,7 +1,9 @@
 """Class texts of datasets: class files (``--classes FILE``) and the built-in tables.
 
-A class file has one class per line, either ``name`` or
-``name<TAB>description``; line i is class index i (:func:`read_class_file`).
+A class file has one class per line: ``name``, ``name<TAB>description`` or
+``name<TAB>description<TAB>text<TAB>text...`` (extra texts of the class, used
+by the ``parts`` and ``ensemble`` text modes); line i is class index i
+(:func:`read_class_file`).
 
 Built-in class texts: official label maps plus skeleton-focused descriptions.
 
@@ -48,7 +50,7 @@ from pgfa.data.skeletons import ClassText
 from pgfa.data.synthetic.catalogue import synthetic_class_texts
 from pgfa.io import read_utf8
 
-__all__ = ["BUILTIN_DATASETS", "ClassText", "builtin_classes", "read_class_file"]
+__all__ = ["BUILTIN_DATASETS", "ClassText", "builtin_classes", "parse_class_line", "read_class_file"]
 
 BUILTIN_DATASETS = ('ntu60', 'ntu120', 'pku', 'utd_mhad', 'nw_ucla', 'msr_action3d', 'synthetic')
 
@@ -93,6 +95,23 @@ def builtin_classes(dataset: str) -> list[ClassText]:
     return list(rows if keep is None else rows[:keep])
 
 
+def parse_class_line(line: str) -> ClassText:
+    """One class from ``name[<TAB>description[<TAB>text...]]``; ``ValueError`` says what is wrong.
+
+    The description may be empty (``name<TAB><TAB>text`` gives a class with
+    extra texts only) but an extra text may not: an empty one is almost always
+    a doubled or trailing tab, and silently dropping it would hide that.
+    """
+    fields = [f.strip() for f in line.split("\t")]
+    if not fields[0]:
+        raise ValueError("empty class name")
+    for number, text in enumerate(fields[2:], start=3):
+        if not text:
+            raise ValueError(f"tab-separated field {number} is empty (a doubled or trailing tab?); "
+                             "expected 'name<TAB>description<TAB>text<TAB>text...'")
+    return ClassText(fields[0], fields[1] if len(fields) > 1 else "", tuple(fields[2:]))
+
+
 def read_class_file(path: str | Path) -> list[ClassText]:
     """Read a class file; raises ``ValueError`` naming the file and line on bad rows."""
     path = Path(path)
@@ -102,13 +121,10 @@ def read_class_file(path: str | Path) -> list[ClassText]:
     for lineno, raw in enumerate(read_utf8(path).splitlines(), start=1):
         if not raw.strip():
             continue
-        parts = raw.split("\t")
-        if len(parts) > 2:
-            raise ValueError(f"{path}:{lineno}: expected 'name' or 'name<TAB>description', got {len(parts)} tab-separated fields")
-        name = parts[0].strip()
-        if not name:
-            raise ValueError(f"{path}:{lineno}: empty class name")
-        classes.append(ClassText(name, parts[1].strip() if len(parts) == 2 else ""))
+        try:
+            classes.append(parse_class_line(raw))
+        except ValueError as err:
+            raise ValueError(f"{path}:{lineno}: {err}") from None
     if not classes:
         raise ValueError(f"{path}: no classes in file")
     names = [c.name for c in classes]

@@ -1,13 +1,15 @@
 """The in-memory forms every reader produces and every consumer takes.
 
 :class:`SkeletonSet` holds the sequences and labels, :class:`ClassText` the
-name and description of one class. Both are plain records with no reader
-behind them, so the readers, the synthetic generator and :mod:`pgfa.text`
-can all use them without importing each other.
+texts of one class (name, description, extra texts) and which strings each
+text mode embeds. Both are plain records with no reader behind them, so the
+readers, the synthetic generator and :mod:`pgfa.text` can all use them
+without importing each other.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,25 +17,88 @@ import numpy as np
 from pgfa.data.layouts import convert_layout, get_layout
 
 
+#: The prompt templates of the ``templates`` text mode. Built-in class names
+#: are verb phrases ("drink water", "pick up with one hand") or noun phrases
+#: ("high arm wave", "hand waving"), so every template puts the name after a
+#: colon or "known as", where both read as a label rather than as grammar.
+TEXT_TEMPLATES: tuple[str, ...] = (
+    "a person performing the action: {name}",
+    "a 3D skeleton sequence of the action: {name}",
+    "human action: {name}",
+    "someone is doing this: {name}",
+    "the body movement known as {name}",
+)
+
+#: The kinds of text a class has, in the order ``ensemble`` lists them.
+TEXT_KINDS: tuple[str, ...] = ("name", "description", "both", "parts", "templates")
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
 @dataclass(frozen=True)
 class ClassText:
-    """Name and (optional) description of one action class."""
+    """Name, (optional) description and (optional) extra texts of one action class.
+
+    ``extra`` holds the texts after the description on a class-file line
+    (``name<TAB>description<TAB>extra1<TAB>extra2...``); they join the
+    ``parts`` (and so the ``ensemble``) texts.
+    """
 
     name: str
     description: str = ""
+    extra: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", tuple(self.extra))  # a list given by a caller stays hashable
 
     def text(self, mode: str = "description") -> str:
-        """The string to embed: ``name``, ``description`` or ``both``.
+        """The one string of a single-string mode: ``name``, ``description`` or ``both``.
 
         A class without a description falls back to its name.
         """
-        if mode == "name" or not self.description:
+        if mode == "name" or (mode in ("description", "both") and not self.description):
             return self.name
         if mode == "description":
             return self.description
         if mode == "both":
             return f"{self.name}: {self.description}"
-        raise ValueError(f"unknown text mode {mode!r}; use name, description or both")
+        raise ValueError(f"text mode {mode!r} has no single string; use name, description or both "
+                         "(ClassText.text_groups gives every mode's strings)")
+
+    def text_groups(self, mode: str = "description") -> list[list[str]]:
+        """The strings to embed for ``mode``, one list per kind of text.
+
+        - ``name``, ``description``, ``both``: ``[[text(mode)]]``;
+        - ``parts``: ``[sentences of the description + extra texts]``, or
+          ``[[name]]`` when the class has neither;
+        - ``templates``: ``[the name in each of TEXT_TEMPLATES]``;
+        - ``ensemble``: one list per kind of :data:`TEXT_KINDS`, a kind that
+          gives the same strings as an earlier one counted once (for a class
+          without a description, name, description, both and parts are all
+          ``[name]``, and the name should not count four times).
+
+        How the vectors are averaged (each kind weighs the same, whatever its
+        number of strings) is :func:`pgfa.text.class_embeddings.embed_class_texts`.
+        """
+        if mode in ("name", "description", "both"):
+            return [[self.text(mode)]]
+        if mode == "parts":
+            sentences = [s for s in _SENTENCE_END.split(self.description.strip()) if s]
+            return [sentences + list(self.extra) or [self.name]]
+        if mode == "templates":
+            return [[template.format(name=self.name) for template in TEXT_TEMPLATES]]
+        if mode == "ensemble":
+            groups: list[list[str]] = []
+            for kind in TEXT_KINDS:
+                group = self.text_groups(kind)[0]
+                if group not in groups:
+                    groups.append(group)
+            return groups
+        raise ValueError(f"unknown text mode {mode!r}; use {', '.join(TEXT_KINDS)} or ensemble")
+
+    def texts(self, mode: str = "description") -> list[str]:
+        """Every string ``mode`` embeds for this class, kinds in order (see :meth:`text_groups`)."""
+        return [text for group in self.text_groups(mode) for text in group]
 
 
 @dataclass

@@ -4,6 +4,9 @@ Public names:
 
 * :func:`embed_texts` ``(texts, encoder)`` -> ``(len(texts), dim)`` float32
   unit vectors, cached on disk per (encoder identity, exact text);
+* :func:`embed_class_texts` ``(classes, mode, encoder)`` -> ``(K, dim)``: one
+  unit vector per class from all the texts a text mode gives it (the averaging
+  rule lives there);
 * :func:`register_text_encoder` / :class:`EncoderSpec` / :data:`TEXT_ENCODERS`:
   add a text encoder from your own file (``--encoder NAME``);
 * :class:`ClassText`, :func:`read_class_file`, :func:`resolve_class_texts`,
@@ -14,6 +17,7 @@ live there); ``pgfa.data`` never imports ``pgfa.text``.
 """
 from pgfa.text.builtin import BUILTIN_DATASETS, builtin_classes
 from pgfa.text.cache import embed_texts
+from pgfa.text.class_embeddings import embed_class_texts
 from pgfa.text.classes import ClassText, read_class_file, resolve_class_texts
 from pgfa.text.encoders import (
     TEXT_ENCODERS,
@@ -30,6 +34,7 @@ __all__ = [
     "EncoderSpec",
     "TEXT_ENCODERS",
     "builtin_classes",
+    "embed_class_texts",
     "embed_texts",
     "read_class_file",
     "register_text_encoder",

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pgfa.data.class_texts import BUILTIN_DATASETS, builtin_classes, read_class_file
+from pgfa.data.class_texts import BUILTIN_DATASETS, builtin_classes, parse_class_line, read_class_file
 from pgfa.data.skeletons import ClassText
 
-__all__ = ["ClassText", "read_class_file", "resolve_class_texts"]
+__all__ = ["ClassText", "parse_class_line", "read_class_file", "resolve_class_texts"]
 
 
 def resolve_class_texts(
@@ -34,8 +34,8 @@ def resolve_class_texts(
     if classes is None:
         if data_names is None:
             raise ValueError(
-                f"{source} does not name its classes; give --classes FILE (one 'name' or "
-                "'name<TAB>description' per line, line i = class i)"
+                f"{source} does not name its classes; give --classes FILE (one 'name', "
+                "'name<TAB>description' or 'name<TAB>description<TAB>text...' per line, line i = class i)"
             )
         descriptions = data_descriptions or [""] * len(data_names)
         texts = [ClassText(n, d) for n, d in zip(data_names, descriptions)]
