@@ -28,7 +28,7 @@ def test_every_single_valued_field_has_a_flag_with_its_help_and_choices():
     train = parser._subparsers._group_actions[0].choices["train"]
     actions = {a.dest: a for a in train._actions}
     named = {name for name, _, _ in flag_fields()}
-    scalar = {f.name for f in dataclasses.fields(TrainConfig)} - {"unseen", "lr_steps", "backbone_options"}
+    scalar = {f.name for f in dataclasses.fields(TrainConfig)} - {"unseen", "lr_steps", "backbone_options", "augment"}
     assert named == scalar
     for name in named:
         assert actions[name].help.startswith(field_help(name)), name
