@@ -11,8 +11,8 @@ What it does, in order:
    or memory);
 2. in a fresh process, loads the folder with :func:`pgfa.data.formats.load_skeletons` exactly as
    ``pgfa train`` does, checks that the array is a memory map (``np.load(mmap_mode="r")``, no copy), and
-   times the data path: random seen-class batches of 128, read from the map into a batch tensor as the
-   training loop does;
+   times the data path: random seen-class batches of 128, read from the file into a batch tensor as the
+   training loop does (:func:`pgfa.data.formats.read_rows`: positional reads, not through the map);
 3. runs ``pgfa train`` for ``--steps`` optimisation steps (``--set max_steps=N``; setting A: 5 unseen
    classes of NTU-60, 10 of NTU-120; seen-class validation at the end) and ``pgfa evaluate`` on the run,
    each in its own process, and measures each process's peak resident memory.
@@ -20,7 +20,8 @@ What it does, in order:
 Peak resident memory is the kernel's high-water mark (``ru_maxrss`` from ``wait4``): it counts the pages
 of the memory-mapped file that the process has touched (they are page cache and can be dropped by the
 kernel, but they do count) as well as its own (anonymous) memory; both parts are printed separately
-(sampled from ``/proc/PID/status`` every 0.1 s). The page cache is warm (the folder was just written),
+(sampled from ``/proc/PID/status`` every 0.1 s). pgfa reads samples with positional reads
+(:func:`pgfa.data.formats.read_rows`) rather than through the map, so the mapped part should stay small. The page cache is warm (the folder was just written),
 so the data-path figure is for a warm cache; a cold read is bounded by the disk.
 
 The folder is written under ``--dir`` (default: a new temporary directory) and removed at the end unless
@@ -182,7 +183,7 @@ def data_path(folder: str, batches: int, batch_size: int = 128) -> dict:
 
     import torch
 
-    from pgfa.data.formats import load_skeletons
+    from pgfa.data.formats import load_skeletons, read_rows
 
     start = time.perf_counter()
     skeletons = load_skeletons(folder)
@@ -197,7 +198,7 @@ def data_path(folder: str, batches: int, batch_size: int = 128) -> dict:
     count = 0
     for i in range(batches):
         idx = np.sort(order[np.arange(i * batch_size, (i + 1) * batch_size) % len(order)])  # wraps around
-        batch = torch.from_numpy(np.ascontiguousarray(data[idx]))  # what the training step does
+        batch = torch.from_numpy(read_rows(data, idx))  # what the training step does (positional reads)
         count += batch.shape[0]
     seconds = time.perf_counter() - start
     return {"memory_mapped": base is not None, "load_seconds": round(load_s, 2),

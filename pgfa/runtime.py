@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from typing import Callable
 
 import numpy as np
 import torch
@@ -93,7 +94,8 @@ def tune_cpu_allocator(cache_bytes: int = 2**31 - 1) -> bool:
     trim thresholds lets the heap keep and reuse that memory. The cost is a
     resident set that does not shrink after the peak.
 
-    Only for CPU training: on CUDA the activations live in the GPU's caching
+    Only for CPU training and CPU evaluation (which encodes every test clip
+    in batches of 256): on CUDA the activations live in the GPU's caching
     allocator and this would only keep host memory resident for nothing.
     Process-wide and irreversible; call it once at the start of training.
     Does nothing (returns False) outside Linux/glibc.
@@ -142,6 +144,12 @@ class DeviceBatches:
     the memory map); ``never`` = the host path, exactly the former one
     (``torch.from_numpy(data[idx]).to(device)``).
 
+    ``read(idx) -> (len(idx), C, T, V, M)`` reads rows of ``data`` for both
+    paths (default ``np.ascontiguousarray(data[idx])``); training passes
+    :func:`pgfa.data.formats.read_rows`, which reads a memory map with
+    positional reads so its pages do not pile up in the process's memory
+    (this module may not import :mod:`pgfa.data`, hence the parameter).
+
     Shapes: ``data`` ``(N, C, T, V, M)`` float32 (may be a memory map),
     ``labels`` ``(N,)`` int, ``indices`` sorted distinct ``(n,)`` dataset
     indices; :meth:`batch` takes sorted dataset indices ``(B,)`` that are all
@@ -149,11 +157,13 @@ class DeviceBatches:
     """
 
     def __init__(self, data: np.ndarray, labels: np.ndarray, indices: np.ndarray, device: torch.device,
-                 mode: str = "auto", chunk: int = 4096) -> None:
+                 mode: str = "auto", chunk: int = 4096,
+                 read: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         if mode not in DATA_ON_DEVICE:
             raise ValueError(f"data_on_device must be one of {', '.join(DATA_ON_DEVICE)}, got {mode!r}")
         self.device = torch.device(device)
         self.data, self.labels = data, np.asarray(labels)
+        self.read = read or (lambda idx: np.ascontiguousarray(data[idx]))
         self.indices = np.asarray(indices, dtype=np.int64)
         if len(self.indices) > 1 and not (np.diff(self.indices) > 0).all():
             raise ValueError("DeviceBatches: indices must be sorted and distinct")
@@ -163,7 +173,7 @@ class DeviceBatches:
         if self.on_device:
             self.x = torch.empty((len(self.indices), *data.shape[1:]), dtype=torch.float32, device=self.device)
             for start in range(0, len(self.indices), chunk):
-                rows = np.ascontiguousarray(data[self.indices[start : start + chunk]], dtype=np.float32)
+                rows = np.asarray(self.read(self.indices[start : start + chunk]), dtype=np.float32)
                 self.x[start : start + len(rows)].copy_(torch.from_numpy(rows))
             self.y = torch.from_numpy(self.labels[self.indices].astype(np.int64)).to(self.device)
         self._labels_t = torch.from_numpy(self.labels.astype(np.int64))
@@ -185,7 +195,7 @@ class DeviceBatches:
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, y)`` of the dataset indices ``idx`` (sorted), on the device."""
         if not self.on_device:
-            x = torch.from_numpy(np.ascontiguousarray(self.data[idx])).to(self.device, non_blocking=True)
+            x = torch.from_numpy(self.read(idx)).to(self.device, non_blocking=True)
             return x, self._labels_t[idx].to(self.device)
         rows = np.searchsorted(self.indices, idx)
         if len(idx) and (rows.max() >= len(self.indices) or (self.indices[rows] != idx).any()):
@@ -213,8 +223,11 @@ class LossTally:
         self.count = 0
         self.steps = 0
 
-    def add(self, loss: torch.Tensor, n: int) -> float | None:
-        self.total += loss.detach().double() * n
+    def add(self, loss: torch.Tensor | float, n: int) -> float | None:
+        """Add a batch's mean ``loss`` (0-d tensor on this device, or a float) over ``n`` samples."""
+        value = loss.detach().double() if isinstance(loss, torch.Tensor) else torch.tensor(float(loss),
+                                                                                           dtype=torch.float64)
+        self.total += value * n
         self.count += n
         self.steps += 1
         return self.mean() if self.steps % self.every == 0 else None

@@ -26,6 +26,7 @@ from pgfa.evaluation.metrics import confusion_matrix, per_class_accuracy, topk_a
 from pgfa.evaluation.oneshot import one_shot_report
 from pgfa.run import BEST, RunInputs, RunMetrics, checkpoint_epoch, load_run_model, output_suffix, read_selection, \
     write_metrics
+from pgfa.runtime import tune_cpu_allocator
 from pgfa.scoring import ClassTask, class_positions, cosine_scores, encode, unit, unseen_task
 from pgfa.version import __version__
 from pgfa.viz.plots import plot_confusion, plot_feature_map, plot_per_class
@@ -237,6 +238,8 @@ def evaluate_run(run: str | Path, align: bool = True, alpha: float | None = None
     """
     run = Path(run)
     config, inputs, state, model, dev = load_run_model(run, checkpoint, device, skeletons)
+    if dev.type == "cpu":
+        tune_cpu_allocator()  # encoding tens of thousands of clips reuses its batch buffers (see its docstring)
     alpha, temperature, alpha_source, rule = _alignment_settings(run, config, alpha, tuned_alignment, align_rule)
     split = inputs.split
     task = unseen_task(model, inputs, dev)

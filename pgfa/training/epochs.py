@@ -7,8 +7,12 @@ classifier stage) is a *trainer*: an object with
 * ``indices``: the training sample indices (``split.train``);
 * ``optimizer``: its learning rate is set each epoch from :func:`learning_rate`;
 * ``train_mode()``: put the networks in training mode;
-* ``step(idx, epoch) -> float``: one optimisation step on the global batch
-  ``idx`` (sorted dataset indices), returning the batch's mean loss;
+* ``step(idx, epoch) -> float | Tensor``: one optimisation step on the global
+  batch ``idx`` (sorted dataset indices), returning the batch's mean loss (a
+  0-d tensor may stay on the device: it is summed there by a
+  :class:`pgfa.runtime.LossTally` and read only every
+  ``trainer.read_loss_every`` steps, default 1, so a GPU step never waits for
+  the host; a non-finite mean stops training when read);
 * ``end_epoch(epoch, record)``: validate, select, write checkpoints and the
   history (``record`` holds ``epoch`` (1-based), ``lr``, ``train_loss``,
   ``seconds``).
@@ -20,6 +24,7 @@ too.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +36,7 @@ from tqdm.auto import tqdm
 
 from pgfa.config import TrainConfig
 from pgfa.run import RunInputs
+from pgfa.runtime import LossTally
 from pgfa.training.distributed import DistContext
 
 __all__ = ["TrainingSession", "learning_rate", "epoch_batches", "steps_before", "is_better", "selection_of", "run_epochs"]
@@ -106,6 +112,13 @@ def selection_of(record: dict) -> dict:
     return {k: record[k] for k in ("epoch", "val_top1", "val_loss") if k in record}
 
 
+def _finite(mean: float, label: str, epoch: int) -> float:
+    """``mean`` (a training loss read back from the device), or FloatingPointError when it is NaN/inf."""
+    if not math.isfinite(mean):
+        raise FloatingPointError(f"{label} loss became {mean} at epoch {epoch + 1}; try a lower lr")
+    return mean
+
+
 def run_epochs(trainer, config: TrainConfig, start_epoch: int, world_size: int = 1, progress: bool = True) -> int:
     """Train ``trainer`` from ``start_epoch`` (0-based) to ``config.epochs`` or the step budget.
 
@@ -122,17 +135,17 @@ def run_epochs(trainer, config: TrainConfig, start_epoch: int, world_size: int =
         for group in trainer.optimizer.param_groups:
             group["lr"] = lr
         trainer.train_mode()
-        total, count, t0 = 0.0, 0, time.time()
+        tally, t0 = LossTally(getattr(trainer, "device", "cpu"), getattr(trainer, "read_loss_every", 1)), time.time()
         bar = tqdm(epoch_batches(config, trainer.indices, epoch, world_size),
                    desc=f"{trainer.label} {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         for idx in bar:
-            total += trainer.step(idx, epoch) * len(idx)
-            count += len(idx)
+            mean = tally.add(trainer.step(idx, epoch), len(idx))  # read every N steps, not each
             steps += 1
-            bar.set_postfix(loss=f"{total / count:.3f}")
+            if mean is not None:
+                bar.set_postfix(loss=f"{_finite(mean, trainer.label, epoch):.3f}")
             if config.max_steps is not None and steps >= config.max_steps:
                 break
-        record = {"epoch": epoch + 1, "lr": lr, "train_loss": total / max(count, 1),
+        record = {"epoch": epoch + 1, "lr": lr, "train_loss": _finite(tally.mean(), trainer.label, epoch),
                   "seconds": round(time.time() - t0, 2)}
         trainer.end_epoch(epoch, record)
         trained += 1

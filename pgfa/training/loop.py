@@ -39,7 +39,8 @@ from pgfa.errors import PgfaError
 from pgfa.io import ReplaceRefused, SetAside, check_replaceable, input_relation, recover_set_aside, remove_stale_tmp
 from pgfa.run import BEST, CONFIG_FILE, LAST, STAGE1_LAST, build_run_model, is_run_entry, model_signature, \
     prepare_inputs, write_history, write_run_files
-from pgfa.runtime import pick_device, tune_cpu_allocator
+from pgfa.data.formats import read_rows
+from pgfa.runtime import DeviceBatches, pick_device, tune_cpu_allocator
 from pgfa.scoring import seen_validation
 from pgfa.training import distributed as dist_utils
 from pgfa.training.batchnorm import recalibrate_if_asked
@@ -54,7 +55,11 @@ __all__ = ["train", "METHODS", "RESUMABLE_CHANGES", "RunExistsError", "batch_los
 
 # Config fields that may change between a run and its resumption: they decide
 # how long or where/how fast it trains, not what is trained.
-RESUMABLE_CHANGES = ("epochs", "max_steps", "steps", "device", "amp", "compile")
+RESUMABLE_CHANGES = ("epochs", "max_steps", "steps", "device", "amp", "compile", "data_on_device")
+
+
+#: On a GPU the training loss is read back (progress bar, NaN check) every this many steps, not every step.
+LOSS_READ_EVERY = 50
 
 
 class RunExistsError(PgfaError, RuntimeError):
@@ -196,6 +201,8 @@ class PgfaTrainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
         self.start_epoch, self.best, self.history = 0, None, []
         self.model = session.module  # replaced by the compiled / DDP-wrapped module in :meth:`wrap`
+        self.device = device  # where run_epochs sums the losses; on a GPU it reads them every N steps only
+        self.read_loss_every = 1 if device.type == "cpu" else LOSS_READ_EVERY
 
     def resume(self) -> None:
         """Restore model, optimiser, scaler, selection, history and dropout stream from ``last.pt``."""
@@ -225,28 +232,30 @@ class PgfaTrainer:
                 model, device_ids=[s.device.index] if s.device.type == "cuda" else None)
         self.model = model
         self.text_all = torch.from_numpy(s.inputs.text_features).to(s.device)
-        self.label_t = torch.from_numpy(s.inputs.skeletons.labels)
+        data = s.inputs.skeletons.data
+        self.batches = DeviceBatches(data, s.inputs.skeletons.labels, np.unique(self.indices), s.device,
+                                     s.config.data_on_device, read=lambda idx: read_rows(data, idx))
+
 
     def train_mode(self) -> None:
         self.model.train()
 
-    def step(self, idx: np.ndarray, epoch: int) -> float:
+    def step(self, idx: np.ndarray, epoch: int) -> torch.Tensor:
         """One SGD step on this process's part of the global batch ``idx``; the global batch's loss."""
         s = self.s
         sizes = dist_utils.shard_sizes(len(idx), s.ctx.world_size)
         part = dist_utils.shard(idx, s.ctx.rank, s.ctx.world_size)
-        x = torch.from_numpy(np.ascontiguousarray(s.inputs.skeletons.data[part])).to(s.device, non_blocking=True)
-        y = self.label_t[part].to(s.device)
+        x, y = self.batches.batch(part)
         with torch.autocast(s.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             features = self.model(x)
         loss = batch_loss(features, self.text_all[y], y, s.config.logit_scale, sizes)
-        if not torch.isfinite(loss):
+        if self.read_loss_every == 1 and not torch.isfinite(loss):  # else run_epochs checks when it reads
             raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1}; try a lower lr")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return loss.item()
+        return loss.detach()  # summed on the device by run_epochs (pgfa.runtime.LossTally), no wait here
 
     def end_epoch(self, epoch: int, record: dict) -> None:
         """Validate on seen classes, keep ``best.pt`` if better, write ``last.pt`` and the history (rank 0)."""
@@ -301,7 +310,8 @@ def train_pgfa(session: TrainingSession) -> Path:
     s.log(f"training {config.backbone} on {len(split.train)} seen-class samples "
           f"({len(split.seen_classes)} classes), validating on {len(split.val)}, "
           f"{len(split.unseen_classes)} unseen classes held out; device {s.device}{processes}{precision}"
-          f"{', compiled' if config.compile else ''}")
+          f"{', compiled' if config.compile else ''}"
+          f"{'; ' + trainer.batches.describe() if trainer.batches.on_device else ''}")
     run_epochs(trainer, config, trainer.start_epoch, s.ctx.world_size, progress=s.progress and s.ctx.is_main)
     if s.ctx.is_main and trainer.best is None:  # no validation data: the last epoch is the selected one
         done = trainer.history[-1]["epoch"] if trainer.history else config.epochs
