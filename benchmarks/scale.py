@@ -137,7 +137,7 @@ def write_prepared(folder: Path, clips: int, frames: int = 50, seed: int = 0, da
 
 
 def _status_kb(pid: int) -> dict:
-    """``VmRSS``, ``RssAnon``, ``RssFile`` of a live process, in kB (empty once it has gone)."""
+    """``VmRSS``, ``VmHWM``, ``RssAnon``, ``RssFile`` of a live process, in kB (empty once it has gone)."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
@@ -145,14 +145,18 @@ def _status_kb(pid: int) -> dict:
     out = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             out[key] = int(value.split()[0])
     return out
 
 
 def run_measured(cmd: list[str], log: Path) -> dict:
-    """Run ``cmd`` (output to ``log``); its exit status, seconds, peak RSS and peak anonymous/file RSS in bytes."""
-    peaks = {"RssAnon": 0, "RssFile": 0}
+    """Run ``cmd`` (output to ``log``); its exit status, seconds, peak RSS and peak anonymous/file RSS in bytes.
+
+    ``peak_rss`` is ``ru_maxrss``; ``peak_hwm`` the process's own high-water mark (``VmHWM``, sampled, so
+    growth in its last 0.1 s is missed), a check that ``ru_maxrss`` holds nothing inherited.
+    """
+    peaks = {"RssAnon": 0, "RssFile": 0, "VmHWM": 0}
     start = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
@@ -174,7 +178,7 @@ def run_measured(cmd: list[str], log: Path) -> dict:
         proc.returncode = os.waitstatus_to_exitcode(status)
     return {"rc": proc.returncode, "seconds": round(time.perf_counter() - start, 2),
             "peak_rss": usage.ru_maxrss * 1024, "peak_anon": peaks["RssAnon"] * 1024,
-            "peak_file": peaks["RssFile"] * 1024}
+            "peak_file": peaks["RssFile"] * 1024, "peak_hwm": peaks["VmHWM"] * 1024}
 
 
 def data_path(folder: str, batches: int, batch_size: int = 128) -> dict:
@@ -223,7 +227,8 @@ def _gb(value: float) -> str:
 
 def _report(name: str, m: dict) -> str:
     return (f"{name:<10} rc={m['rc']} {m['seconds']:>8.1f} s   peak RSS {_gb(m['peak_rss'])} GB "
-            f"(anonymous {_gb(m['peak_anon'])} GB, mapped file {_gb(m['peak_file'])} GB)")
+            f"(own high-water mark {_gb(m['peak_hwm'])} GB; anonymous {_gb(m['peak_anon'])} GB, "
+            f"mapped file {_gb(m['peak_file'])} GB)")
 
 
 def measure(folder: Path, args) -> dict:
@@ -272,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-train", action="store_true", help="only write, load and time the data path")
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--data-path-only", metavar="FOLDER", help=argparse.SUPPRESS)  # the child process of step 2
+    parser.add_argument("--write-only", metavar="FOLDER", help=argparse.SUPPRESS)  # the child process of step 1
     args = parser.parse_args(argv)
+    if args.write_only:
+        write_prepared(Path(args.write_only), args.clips, args.frames)
+        return 0
     if args.data_path_only:
         Path(args.json).write_text(json.dumps(data_path(args.data_path_only, args.data_batches)))
         return 0
@@ -280,7 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     folder = root / f"prepared_{args.clips}"
     try:
         start = time.perf_counter()
-        write_prepared(folder, args.clips, args.frames)
+        # In a child process: a process that wrote the file through a memory map has a 3.4 GB high-water mark,
+        # and Linux hands a forked child its parent's mark (ru_maxrss survives exec), which would count it in
+        # every measured process started from this one.
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--write-only", str(folder), "--clips",
+                        str(args.clips), "--frames", str(args.frames)], check=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
         print(f"wrote {folder} ({(folder / 'data.npy').stat().st_size / 1e9:.2f} GB data.npy) in "
               f"{time.perf_counter() - start:.1f} s", flush=True)
         figures = measure(folder, args)
