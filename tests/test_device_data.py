@@ -106,7 +106,7 @@ def _same_run(a: Path, b: Path) -> None:
 
 def test_data_on_device_always_trains_exactly_like_never(tmp_path):
     """Batches gathered from a one-time copy give bit-identical weights, losses and validation."""
-    data = "synthetic:samples_per_class=4,seed=0,frames=20"
+    data = "synthetic:samples_per_class=6,seed=0,frames=20"
     never = _train(tmp_path, "never", data, "data_on_device=never")
     always = _train(tmp_path, "always", data, "data_on_device=always")
     _same_run(never, always)
