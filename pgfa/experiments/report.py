@@ -60,7 +60,9 @@ def _setup_section(plan, results: dict) -> list[str]:
               f"- data: `{plan.base.data}`",
               f"- methods: {', '.join(plan.methods)}; seeds: {', '.join(map(str, plan.seeds))}",
               f"- splits: " + "; ".join(f"{n} (unseen {', '.join(map(str, u))})" for n, u in plan.splits),
-              f"- **selection**: {results['selection']}."]
+              f"- **selection**: {results['selection']}.",
+              "- augmentation of training batches: " + (", ".join(plan.base.augment) if plan.base.augment
+                                                         else "none (the paper's training)")]
     lines += [f"- {note}" for note in plan.notes]
     lines += [f"- wall time: {results.get('wall_seconds', 0):.0f} s", ""]
     return lines

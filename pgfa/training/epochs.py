@@ -12,7 +12,9 @@ classifier stage) is a *trainer*: an object with
   0-d tensor may stay on the device: it is summed there by a
   :class:`pgfa.runtime.LossTally` and read only every
   ``trainer.read_loss_every`` steps, default 1, so a GPU step never waits for
-  the host; a non-finite mean stops training when read);
+  the host; a non-finite mean stops training when read); with
+  augmentation on it also gets ``augment=``, a ``(x, labels) -> x`` to apply
+  to its input batch (:mod:`pgfa.training.augment`);
 * ``end_epoch(epoch, record)``: validate, select, write checkpoints and the
   history (``record`` holds ``epoch`` (1-based), ``lr``, ``train_loss``,
   ``seconds``).
@@ -119,12 +121,16 @@ def _finite(mean: float, label: str, epoch: int) -> float:
     return mean
 
 
-def run_epochs(trainer, config: TrainConfig, start_epoch: int, world_size: int = 1, progress: bool = True) -> int:
+def run_epochs(trainer, config: TrainConfig, start_epoch: int, world_size: int = 1, progress: bool = True,
+               augmenter=None) -> int:
     """Train ``trainer`` from ``start_epoch`` (0-based) to ``config.epochs`` or the step budget.
 
     Returns the number of epochs trained now. With ``config.max_steps`` the
     epoch in which the budget runs out stops after its last allowed step and
     still ends normally (validation, checkpoints), and no later epoch starts.
+    ``augmenter`` (a :class:`pgfa.training.augment.BatchAugmenter`, None: no
+    augmentation, nothing drawn) gives each training step its augmentation,
+    passed as ``trainer.step(idx, epoch, augment=...)``; only training steps get one.
     """
     steps = steps_before(config, trainer.indices, start_epoch, world_size) if config.max_steps is not None else 0
     trained = 0
@@ -138,8 +144,9 @@ def run_epochs(trainer, config: TrainConfig, start_epoch: int, world_size: int =
         tally, t0 = LossTally(getattr(trainer, "device", "cpu"), getattr(trainer, "read_loss_every", 1)), time.time()
         bar = tqdm(epoch_batches(config, trainer.indices, epoch, world_size),
                    desc=f"{trainer.label} {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        for idx in bar:
-            mean = tally.add(trainer.step(idx, epoch), len(idx))  # read every N steps, not each
+        for batch, idx in enumerate(bar):
+            extra = {} if augmenter is None else {"augment": augmenter.for_batch(epoch, batch)}
+            mean = tally.add(trainer.step(idx, epoch, **extra), len(idx))  # read every N steps, not each
             steps += 1
             if mean is not None:
                 bar.set_postfix(loss=f"{_finite(mean, trainer.label, epoch):.3f}")

@@ -43,6 +43,7 @@ from pgfa.data.formats import read_rows
 from pgfa.runtime import DeviceBatches, pick_device, tune_cpu_allocator
 from pgfa.scoring import seen_validation
 from pgfa.training import distributed as dist_utils
+from pgfa.training.augment import batch_augmenter
 from pgfa.training.batchnorm import recalibrate_if_asked
 from pgfa.training.budget import budget_warning, resolve_steps
 from pgfa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
@@ -236,16 +237,17 @@ class PgfaTrainer:
         self.batches = DeviceBatches(data, s.inputs.skeletons.labels, np.unique(self.indices), s.device,
                                      s.config.data_on_device, read=lambda idx: read_rows(data, idx))
 
-
     def train_mode(self) -> None:
         self.model.train()
 
-    def step(self, idx: np.ndarray, epoch: int) -> torch.Tensor:
-        """One SGD step on this process's part of the global batch ``idx``; the global batch's loss."""
+    def step(self, idx: np.ndarray, epoch: int, augment: Callable | None = None) -> torch.Tensor:
+        """One SGD step on this process's part of the global batch ``idx`` (``augment``d); the global batch's loss."""
         s = self.s
         sizes = dist_utils.shard_sizes(len(idx), s.ctx.world_size)
         part = dist_utils.shard(idx, s.ctx.rank, s.ctx.world_size)
         x, y = self.batches.batch(part)
+        if augment is not None:
+            x = augment(x, y)
         with torch.autocast(s.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             features = self.model(x)
         loss = batch_loss(features, self.text_all[y], y, s.config.logit_scale, sizes)
@@ -305,14 +307,17 @@ def train_pgfa(session: TrainingSession) -> Path:
               else f"{s.out}: the step budget (max_steps={config.max_steps}) is already used up")
         return s.out
     trainer.wrap()
+    augmenter = batch_augmenter(s)  # None without config.augment; refuses an impossible mirror before training
     processes = f", {s.ctx.world_size} processes" if s.ctx.enabled else ""
     precision = f", autocast {str(trainer.amp_dtype).removeprefix('torch.')}" if trainer.amp_dtype else ""
     s.log(f"training {config.backbone} on {len(split.train)} seen-class samples "
           f"({len(split.seen_classes)} classes), validating on {len(split.val)}, "
           f"{len(split.unseen_classes)} unseen classes held out; device {s.device}{processes}{precision}"
           f"{', compiled' if config.compile else ''}"
-          f"{'; ' + trainer.batches.describe() if trainer.batches.on_device else ''}")
-    run_epochs(trainer, config, trainer.start_epoch, s.ctx.world_size, progress=s.progress and s.ctx.is_main)
+          f"{'; ' + trainer.batches.describe() if trainer.batches.on_device else ''}"
+          f"{'; ' + augmenter.describe() if augmenter else ''}")
+    run_epochs(trainer, config, trainer.start_epoch, s.ctx.world_size, progress=s.progress and s.ctx.is_main,
+               augmenter=augmenter)
     if s.ctx.is_main and trainer.best is None:  # no validation data: the last epoch is the selected one
         done = trainer.history[-1]["epoch"] if trainer.history else config.epochs
         save_checkpoint(s.out / BEST, model_state(s.module.state_dict(), s.signature, done, done, None))

@@ -11,7 +11,8 @@ The stages:
 
 1. **Classifier**: backbone + linear head trained with cross-entropy over the
    seen classes (same optimiser, schedule, epochs and batch order as a PGFA
-   run). The epoch is chosen by seen-validation classification top-1.
+   run, and the same training-batch augmentation when ``augment`` asks). The
+   epoch is chosen by seen-validation classification top-1.
 2. **Projection**: the backbone of that epoch is frozen (evaluation mode, so
    no dropout and fixed BatchNorm statistics); its features of the seen
    training samples are computed once, and a linear projection to the text
@@ -33,6 +34,7 @@ selected one.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -41,6 +43,7 @@ import torch.nn.functional as F
 
 from pgfa.run import BEST, LAST, STAGE1_BEST, STAGE1_LAST, write_history
 from pgfa.scoring import class_positions, cosine_scores, encode, validation_scores
+from pgfa.training.augment import batch_augmenter
 from pgfa.training.batchnorm import recalibrate_if_asked
 from pgfa.training.checkpoint import load_checkpoint, model_state, save_checkpoint
 from pgfa.training.epochs import TrainingSession, is_better, run_epochs, selection_of
@@ -89,10 +92,13 @@ class ClassifierTrainer:
         self.s.module.backbone.train()
         self.head.train()
 
-    def step(self, idx: np.ndarray, epoch: int) -> float:
+    def step(self, idx: np.ndarray, epoch: int, augment: Callable | None = None) -> float:
+        """One SGD step of cross-entropy on the batch ``idx`` (``augment``: its training augmentation, or None)."""
         s = self.s
         x = torch.from_numpy(np.ascontiguousarray(s.inputs.skeletons.data[idx])).to(s.device)
         y = self._targets(idx).to(s.device)
+        if augment is not None:  # by dataset class (which classes may be mirrored), not by head position
+            x = augment(x, torch.from_numpy(s.inputs.skeletons.labels[idx]).to(s.device))
         loss = F.cross_entropy(self.head(s.module.backbone(x)), y)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"classifier loss became {loss.item()} at epoch {epoch + 1}; try a lower lr")
@@ -129,7 +135,11 @@ def train_classifier_stage(session: TrainingSession) -> tuple[dict, bool]:
     """Stage 1; returns the selected epoch's record and whether any epoch was trained now."""
     trainer = ClassifierTrainer(session)
     trainer.resume()
-    trained = run_epochs(trainer, session.config, trainer.start_epoch, progress=session.progress)
+    augmenter = batch_augmenter(session)  # None without config.augment (the projection stage is never augmented)
+    if augmenter is not None and trainer.start_epoch < session.config.epochs:
+        session.log(f"two-stage classifier stage: {augmenter.describe()}")
+    trained = run_epochs(trainer, session.config, trainer.start_epoch, progress=session.progress,
+                         augmenter=augmenter)
     return trainer.best, trained > 0
 
 
