@@ -67,10 +67,13 @@ def pick_device(name: str | torch.device) -> torch.device:
 def set_threads(count: int | None = None, processes_per_node: int = 1) -> int:
     """Set torch's intra-op CPU threads; returns the number set.
 
-    ``count`` None means all cores divided among ``processes_per_node``
-    processes (so several torchrun workers on one CPU do not oversubscribe
-    it). At least one thread.
+    ``count`` None means ``OMP_NUM_THREADS`` when the user set it (so jobs
+    sharing a machine can be told to take one core each), else all cores
+    divided among ``processes_per_node`` processes (so several torchrun
+    workers on one CPU do not oversubscribe it). At least one thread.
     """
+    if count is None and os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
+        count = int(os.environ["OMP_NUM_THREADS"])
     if count is None:
         count = (os.cpu_count() or 1) // max(1, processes_per_node)
     count = max(1, int(count))

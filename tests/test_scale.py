@@ -7,6 +7,7 @@ the last line has the promised format, and that the GPU check's dry run produces
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -125,3 +126,19 @@ def test_loss_tally_reads_every_n_steps_and_sums_like_item():
     assert [r is not None for r in reads] == [False, True, False, True, False]
     assert reads[1] == pytest.approx((2.0 * 4 + 1.5 * 4) / 8)
     assert tally.mean() == pytest.approx(sum(float(l) * n for l, n in zip(losses, sizes)) / sum(sizes))
+
+
+def test_set_threads_honours_omp_num_threads(monkeypatch):
+    import torch
+
+    from pgfa.runtime import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert set_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert set_threads(processes_per_node=1) == max(1, os.cpu_count() or 1)
+        assert set_threads(3) == 3
+    finally:
+        torch.set_num_threads(before)
