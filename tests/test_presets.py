@@ -131,3 +131,12 @@ def test_tune_preset_trains_scores_and_resumes(tmp_path, monkeypatch):
     pt.tune_preset(specs, tmp_path, augments=("none",), text_modes=("description",), overrides=small,
                    progress=False, log=lambda message: None)
     assert (tmp_path / "one" / "augment-none_text-description" / "best.pt").stat().st_mtime_ns == stamp
+
+
+def test_choice_assignments_are_valid_set_values():
+    from pgfa.config import AUGMENTATIONS, parse_assignments
+
+    values = parse_assignments(pt.choice_assignments(_key("all", "ensemble", "guarded")))
+    assert values == {"augment": list(AUGMENTATIONS), "text_mode": "ensemble", "align_rule": "guarded"}
+    assert TrainConfig.from_dict(values).augment == list(AUGMENTATIONS)
+    assert parse_assignments(pt.choice_assignments(_key("none", "description", "paper")))["augment"] == []

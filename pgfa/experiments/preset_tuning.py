@@ -46,7 +46,7 @@ from pgfa.training.loop import train
 
 __all__ = ["SetSpec", "parse_set_spec", "AUGMENT_CHOICES", "TEXT_CHOICES", "RULES", "CHOOSABLE_RULES",
            "training_side_set", "candidates", "choice_key", "simplicity", "choose", "leave_one_out",
-           "choice_table", "tune_preset", "PAPER_ALPHA", "SCORES_FILE"]
+           "choice_table", "choice_assignments", "tune_preset", "PAPER_ALPHA", "SCORES_FILE"]
 
 AUGMENT_CHOICES = {"none": [], "all": list(AUGMENTATIONS)}
 TEXT_CHOICES = ("description", "ensemble")
@@ -261,3 +261,19 @@ def results_markdown(results: dict) -> str:
     lines += ["", f"**Winner over all sets (shipped preset):** {results['winner']}", ""]
     lines += [f"- figures for {x} use the winner over the other sets: {w}" for x, w in results["leave_one_out"].items()]
     return "\n".join(lines) + "\n"
+
+
+def choice_assignments(key: str) -> list[str]:
+    """A choice key as ``--set`` assignments, e.g. ``["augment=[rotate,...]", "text_mode=ensemble", ...]``."""
+    choice = _parse_key(key)
+    return [f"augment=[{','.join(AUGMENT_CHOICES[choice['augment']])}]", f"text_mode={choice['text_mode']}",
+            f"align_rule={choice['align_rule']}"]
+
+
+if __name__ == "__main__":  # python -m pgfa.experiments.preset_tuning RESULTS.json SET: that set's --set values
+    import sys
+
+    winners = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))["leave_one_out"]
+    if winners.get(sys.argv[2]) is None:
+        raise SystemExit(f"{sys.argv[1]}: no leave-one-dataset-out winner for {sys.argv[2]!r}")
+    print(" ".join(choice_assignments(winners[sys.argv[2]])))
