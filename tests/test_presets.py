@@ -140,3 +140,17 @@ def test_choice_assignments_are_valid_set_values():
     assert values == {"augment": list(AUGMENTATIONS), "text_mode": "ensemble", "align_rule": "guarded"}
     assert TrainConfig.from_dict(values).augment == list(AUGMENTATIONS)
     assert parse_assignments(pt.choice_assignments(_key("none", "description", "paper")))["augment"] == []
+
+
+def test_train_preset_small_from_the_command_line_keeps_the_users_values(tmp_path, capsys):
+    from pgfa.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "synthetic:samples_per_class=6,seed=0", "--unseen", "3,4,13,21,25",
+                 "--preset", "small", "--epochs", "1", "--set", "warmup_epochs=0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "--preset small (n=" in printed and "yours kept: epochs, warmup_epochs" in printed
+    saved = TrainConfig.load(out / "config.yaml")
+    assert saved.epochs == 1 and saved.warmup_epochs == 0  # the user's
+    assert saved.batch_size == 16 and saved.lr_steps == [0]  # the preset's, decay at 80 % of the user's epochs
+    assert "warning: this run takes only" in printed  # 1 epoch is still too short, and it says so
