@@ -55,7 +55,8 @@ def _record_from_metrics(path: Path) -> dict:
     metrics = json.loads(path.read_text(encoding="utf-8"))
     by_rule = metrics.get("zsl_top1_aligned_by_rule") or {"paper": metrics["zsl_top1_aligned"]}
     return {"split": path.parent.parent.name, "top1": metrics["zsl_top1"],
-            "top1_aligned_paper": by_rule.get("paper"), "top1_aligned_guarded": by_rule.get("guarded")}
+            "top1_aligned_paper": by_rule.get("paper"), "top1_aligned_guarded": by_rule.get("guarded"),
+            "support_precision": metrics.get("support_precision"), "checkpoint_epoch": metrics.get("checkpoint_epoch")}
 
 
 def values(runs: list[dict], key: str) -> np.ndarray:
@@ -114,10 +115,30 @@ def targets(folders: dict[str, Path]) -> list[str]:
     return lines
 
 
+def preset_vs_paper(paper: dict[str, Path], preset: dict[str, Path]) -> list[str]:
+    """``--preset small`` minus the paper's settings, per method and column, paired by split."""
+    both = [name for name in preset if name in paper]
+    lines = []
+    for method in ("pgfa", "two-stage"):
+        for label, key in COLUMNS:
+            gaps = {s: paired_gap(runs_of(preset[s], method), runs_of(paper[s], method), key, key) for s in both}
+            lines.append(_gaps_line(f"{method} --preset small − paper settings, {label}", gaps, "no target"))
+    return lines
+
+
+def save_records(settings: dict[str, dict[str, Path]], path: Path) -> None:
+    """Every record the table read, as ``{setting: {set: {method: [record, ...]}}}`` (small; kept in docs)."""
+    keep = ("split", "top1", "top1_aligned_paper", "top1_aligned_guarded", "support_precision", "checkpoint_epoch")
+    out = {setting: {name: {m: [{k: r.get(k) for k in keep} for r in runs_of(folder, m)] for m in ("pgfa", "two-stage")}
+                     for name, folder in folders.items()} for setting, folders in settings.items()}
+    path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paper", nargs="+", default=[], metavar="SET=DIR")
     parser.add_argument("--preset", nargs="+", default=[], metavar="SET=DIR")
+    parser.add_argument("--save", type=Path, metavar="FILE", help="also write every run's figures as JSON")
     args = parser.parse_args()
     settings = {"paper settings": _folders(args.paper), "--preset small": _folders(args.preset)}
     settings = {k: v for k, v in settings.items() if v}
@@ -125,6 +146,11 @@ def main() -> None:
     if args.preset:
         print()
         print("\n".join(targets(_folders(args.preset))))
+    if args.paper and args.preset:
+        print()
+        print("\n".join(preset_vs_paper(_folders(args.paper), _folders(args.preset))))
+    if args.save:
+        save_records(settings, args.save)
 
 
 if __name__ == "__main__":

@@ -62,3 +62,16 @@ def test_finished_folder_is_read_from_results_json(tmp_path):
     lines = targets({"utd_mhad": tmp_path})
     assert "utd_mhad +30.0" in lines[0] and "over 1 set(s)" in lines[0]
     assert "utd_mhad +10.0" in lines[-1]
+
+
+def test_preset_against_paper_and_saved_records(unfinished, tmp_path):
+    from small_data import preset_vs_paper, save_records
+
+    paper = tmp_path / "paper"
+    _metrics(paper, "pgfa", "random-1", 0.10, 0.10, 0.10)
+    lines = preset_vs_paper({"msr": paper}, {"msr": unfinished})
+    assert "msr +20.0" in lines[0] and "over 1 set(s)" in lines[0]  # PGFA, no alignment: 30 - 10 on random-1
+    assert "msr n/a" in lines[3]  # two-stage: the paper folder has none
+    save_records({"--preset small": {"msr": unfinished}}, tmp_path / "records.json")
+    saved = json.loads((tmp_path / "records.json").read_text())
+    assert [r["top1"] for r in saved["--preset small"]["msr"]["pgfa"]] == [0.50, 0.30]
