@@ -154,3 +154,15 @@ def test_train_preset_small_from_the_command_line_keeps_the_users_values(tmp_pat
     assert saved.epochs == 1 and saved.warmup_epochs == 0  # the user's
     assert saved.batch_size == 16 and saved.lr_steps == [0]  # the preset's, decay at 80 % of the user's epochs
     assert "warning: this run takes only" in printed  # 1 epoch is still too short, and it says so
+
+
+def test_reproduce_note_names_the_options_used_and_who_chose_them():
+    from pgfa.experiments.reproduce import _preset_base
+
+    base, note = _preset_base("small", TrainConfig(), {})
+    assert base.text_mode == "description" and base.align_rule == "paper" and base.augment == []
+    assert "options augment=[], text_mode=description, align_rule=paper" in note and "tune-preset" in note
+    mine = {"augment": ["rotate"], "text_mode": "ensemble", "align_rule": "guarded"}
+    base, note = _preset_base("small", TrainConfig(**mine), mine)
+    assert base.text_mode == "ensemble" and base.augment == ["rotate"]
+    assert "none of its own options used" in note and "given by you and kept: align_rule, augment, text_mode" in note

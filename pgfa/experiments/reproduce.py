@@ -199,9 +199,10 @@ def _preset_base(preset: str, base: TrainConfig, overrides: dict) -> tuple[Train
     options = {k: v for k, v in preset_options(preset).items() if k not in overrides}
     base = TrainConfig.from_dict({**base.to_dict(), **options}, where=f"--preset {preset}")
     kept = f"; given by you and kept: {', '.join(sorted(overrides))}" if overrides else ""
-    return base, (f"--preset {preset}: options {', '.join(f'{k}={v}' for k, v in options.items()) or 'none'} "
-                  f"({CHOSEN_ON}); batch size and length resolved per run from its own seen-class training "
-                  f"samples ({RULE}){kept}")
+    used = (f"options {', '.join(f'{k}={v}' for k, v in options.items())}" if options
+            else "none of its own options used (all given by you)")
+    return base, (f"--preset {preset}: {used}; its options were {CHOSEN_ON}; batch size and length resolved per "
+                  f"run from its own seen-class training samples ({RULE}){kept}")
 
 
 def plan_and_data(setting: str, data: str, overrides: dict | None = None,
