@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pgfa.experiments.reproduce import aligned_by_rule
+from pgfa.run import read_metrics
+
 COLUMNS = (("none", "top1"), ("paper rule", "top1_aligned_paper"), ("guarded rule", "top1_aligned_guarded"))
 
 
@@ -52,11 +55,9 @@ def runs_of(folder: Path, method: str) -> list[dict]:
 
 def _record_from_metrics(path: Path) -> dict:
     """The fields of a ``results.json`` record this table reads, from one run's ``metrics.json``."""
-    metrics = json.loads(path.read_text(encoding="utf-8"))
-    by_rule = metrics.get("zsl_top1_aligned_by_rule") or {"paper": metrics["zsl_top1_aligned"]}
-    return {"split": path.parent.parent.name, "top1": metrics["zsl_top1"],
-            "top1_aligned_paper": by_rule.get("paper"), "top1_aligned_guarded": by_rule.get("guarded"),
-            "support_precision": metrics.get("support_precision"), "checkpoint_epoch": metrics.get("checkpoint_epoch")}
+    metrics = read_metrics(path)
+    return {"split": path.parent.parent.name, "top1": metrics.zsl_top1, **aligned_by_rule(metrics),
+            "support_precision": metrics.support_precision, "checkpoint_epoch": metrics.checkpoint_epoch}
 
 
 def values(runs: list[dict], key: str) -> np.ndarray:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 19's measurement, in the order docs/PRESET_RULE.md fixes (about 6-8 hours on 2 CPU cores):
+# Issue 19's measurement, in the order docs/PRESET_RULE.md fixes (about 5-6 hours on 2 CPU cores, one job at a time):
 #   1. pgfa tune-preset on seen-class development splits of UTD-MHAD, NW-UCLA and MSR Action3D;
 #   2. pgfa reproduce with the paper's settings (5 random splits, PGFA and two-stage) on each set;
 #   3. pgfa reproduce --preset small with each set's leave-one-dataset-out winner from step 1.
