@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/small_data.py --paper SET=DIR [SET=DIR ...] --preset SET=DIR [SET=DIR ...]
+    python benchmarks/small_data.py --paper SET=DIR [SET=DIR ...] --preset SET=DIR [SET=DIR ...] \
+        [--shipped SET=DIR ...]
 
 Each DIR is a ``pgfa reproduce --out`` folder (its ``results.json``). Prints,
 per set, setting and method, the unseen top-1 (mean ± sd over the runs, %)
@@ -14,6 +15,10 @@ targets computed from the ``--preset`` folders:
   method has finished is left out, so a partial measurement stays fair);
 * guarded alignment minus no alignment for PGFA, per set (target: never
   below 0) and averaged (target >= 3 points).
+
+``--shipped`` adds docs/PRESET_RULE.md section 4's ablation: the shipped
+preset (no ``--set``) on the same splits, and its difference from the
+leave-one-out ``--preset`` runs.
 
 Nothing here chooses anything: it reads figures that were fixed by
 docs/PRESET_RULE.md before they existed.
@@ -116,15 +121,20 @@ def targets(folders: dict[str, Path]) -> list[str]:
     return lines
 
 
-def preset_vs_paper(paper: dict[str, Path], preset: dict[str, Path]) -> list[str]:
-    """``--preset small`` minus the paper's settings, per method and column, paired by split."""
-    both = [name for name in preset if name in paper]
+def setting_gaps(later: dict[str, Path], earlier: dict[str, Path], label: str) -> list[str]:
+    """One setting minus another (``label`` names the pair), per method and column, paired by split."""
+    both = [name for name in later if name in earlier]
     lines = []
     for method in ("pgfa", "two-stage"):
-        for label, key in COLUMNS:
-            gaps = {s: paired_gap(runs_of(preset[s], method), runs_of(paper[s], method), key, key) for s in both}
-            lines.append(_gaps_line(f"{method} --preset small − paper settings, {label}", gaps, "no target"))
+        for column, key in COLUMNS:
+            gaps = {s: paired_gap(runs_of(later[s], method), runs_of(earlier[s], method), key, key) for s in both}
+            lines.append(_gaps_line(f"{method} {label}, {column}", gaps, "no target"))
     return lines
+
+
+def preset_vs_paper(paper: dict[str, Path], preset: dict[str, Path]) -> list[str]:
+    """``--preset small`` minus the paper's settings, per method and column, paired by split."""
+    return setting_gaps(preset, paper, "--preset small − paper settings")
 
 
 def save_records(settings: dict[str, dict[str, Path]], path: Path) -> None:
@@ -139,9 +149,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paper", nargs="+", default=[], metavar="SET=DIR")
     parser.add_argument("--preset", nargs="+", default=[], metavar="SET=DIR")
+    parser.add_argument("--shipped", nargs="+", default=[], metavar="SET=DIR",
+                        help="the shipped --preset small without --set (docs/PRESET_RULE.md section 4's ablation)")
     parser.add_argument("--save", type=Path, metavar="FILE", help="also write every run's figures as JSON")
     args = parser.parse_args()
-    settings = {"paper settings": _folders(args.paper), "--preset small": _folders(args.preset)}
+    settings = {"paper settings": _folders(args.paper), "--preset small": _folders(args.preset),
+                "shipped --preset small": _folders(args.shipped)}
     settings = {k: v for k, v in settings.items() if v}
     print("\n".join(table(settings)))
     if args.preset:
@@ -150,6 +163,10 @@ def main() -> None:
     if args.paper and args.preset:
         print()
         print("\n".join(preset_vs_paper(_folders(args.paper), _folders(args.preset))))
+    if args.preset and args.shipped:
+        print()
+        print("\n".join(setting_gaps(_folders(args.shipped), _folders(args.preset),
+                                      "shipped preset − leave-one-out preset")))
     if args.save:
         save_records(settings, args.save)
 

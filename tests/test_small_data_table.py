@@ -75,3 +75,14 @@ def test_preset_against_paper_and_saved_records(unfinished, tmp_path):
     save_records({"--preset small": {"msr": unfinished}}, tmp_path / "records.json")
     saved = json.loads((tmp_path / "records.json").read_text())
     assert [r["top1"] for r in saved["--preset small"]["msr"]["pgfa"]] == [0.50, 0.30]
+
+
+def test_setting_gaps_label_the_pair_and_pair_by_split(unfinished, tmp_path):
+    from small_data import setting_gaps
+
+    shipped = tmp_path / "shipped"
+    _metrics(shipped, "pgfa", "random-0", 0.70, 0.70, 0.70)
+    _metrics(shipped, "pgfa", "random-3", 0.90, 0.90, 0.90)  # a split the other setting lacks: left out
+    lines = setting_gaps({"nw": shipped}, {"nw": unfinished}, "shipped − loo")
+    assert lines[0].startswith("- pgfa shipped − loo, none: nw +20.0")  # 70 - 50 on random-0 only
+    assert lines[2].startswith("- pgfa shipped − loo, guarded rule: nw +15.0")
