@@ -153,20 +153,19 @@ def main() -> None:
                         help="the shipped --preset small without --set (docs/PRESET_RULE.md section 4's ablation)")
     parser.add_argument("--save", type=Path, metavar="FILE", help="also write every run's figures as JSON")
     args = parser.parse_args()
-    settings = {"paper settings": _folders(args.paper), "--preset small": _folders(args.preset),
-                "shipped --preset small": _folders(args.shipped)}
+    paper, preset, shipped = _folders(args.paper), _folders(args.preset), _folders(args.shipped)
+    settings = {"paper settings": paper, "--preset small": preset, "shipped --preset small": shipped}
     settings = {k: v for k, v in settings.items() if v}
     print("\n".join(table(settings)))
-    if args.preset:
+    if preset:
         print()
-        print("\n".join(targets(_folders(args.preset))))
-    if args.paper and args.preset:
+        print("\n".join(targets(preset)))
+    if paper and preset:
         print()
-        print("\n".join(preset_vs_paper(_folders(args.paper), _folders(args.preset))))
-    if args.preset and args.shipped:
+        print("\n".join(preset_vs_paper(paper, preset)))
+    if preset and shipped:
         print()
-        print("\n".join(setting_gaps(_folders(args.shipped), _folders(args.preset),
-                                      "shipped preset − leave-one-out preset")))
+        print("\n".join(setting_gaps(shipped, preset, "shipped preset − leave-one-out preset")))
     if args.save:
         save_records(settings, args.save)
 
